@@ -1,0 +1,348 @@
+#pragma once
+/*
+ * shared_state — the state that a future<T> handle and a task share.
+ * Full essay: docs/design/futures.md.
+ *
+ * Purpose. One heap object per submitted task holds the callable, the outcome (value or
+ * exception), the list of on_done callbacks, and the word that waiters block on. It is also the
+ * task's queue entry (a task_node), so `submit` allocates once. The state machine follows
+ * folly's future core: a single atomic word decides every transition, and whoever wins a
+ * transition owns what it implies (running the callable, destroying it, publishing the outcome).
+ *
+ * Roles. Runner: the worker that pops the entry, or a helping worker in get() (try_start, run).
+ * Canceller: any thread (cancel), the pool (cancel_and_release, fail). Waiter: any thread.
+ * Registrar: any thread (add_callback).
+ *
+ * Shared state.
+ *   word_      uint32: bits 0-2 future_state, or `completing` (5: a canceller or failer won the
+ *              transition and is writing the outcome; observers see `pending`); bit 3 waiters (a thread may block on the word);
+ *              bit 4 moved (the value was moved out); bit 5 queued (the state has a queue entry).
+ *   refs_      uint32 reference count: future handles, the queue entry, callbacks.
+ *   callbacks_ pointer: a lock-free stack of callback nodes, or `closed` once done.
+ *   error_, the value, the callable: plain data, owned per the transition rules below.
+ *
+ * Protocol.
+ *   F1 start: CAS pending → running. The winner runs the callable (no one else touches it).
+ *   F2 finish: the runner stores the value or error_, destroys the callable, then publishes
+ *      the final state (release), wakes blocked waiters if the waiters bit was set, then takes
+ *      the callback stack (exchange with `closed`) and runs it in registration order.
+ *   F3 cancel / fail: CAS pending → completing. The winner destroys the callable, stores the
+ *      error (fail), then does F2's publication of cancelled / failed.
+ *   F4 wait: load the word (acquire); if not done, set the waiters bit with a CAS and block on
+ *      the word's value (futex); re-check on every wake-up.
+ *   F5 add_callback: push onto the stack with a CAS unless it is `closed`; if closed, run the
+ *      callback at once on the calling thread.
+ *   F6 completion is trampolined per thread: a callback that completes another state (a then()
+ *      chain) queues that state's callbacks on a thread-local list instead of recursing.
+ *
+ * Invariants.
+ *   I1 The word leaves `pending` exactly once; the callable is destroyed exactly once, by the
+ *      thread that moved it out of pending (after running it, for F1).
+ *   I2 The outcome is written before the final state is published and never changes after.
+ *   I3 Each callback runs exactly once: either the completer took it from the stack, or the
+ *      registrar saw `closed` and ran it.
+ *
+ * Memory orders.
+ *   word_ transitions (CAS) — acq_rel — the final-state CAS is the release that publishes the
+ *     outcome (I2); waiters' acquire loads pair with it. F1/F3 CASes acquire so the winner sees
+ *     the state as constructed (the submitter's release is the queue push).
+ *   word_ loads in waits and getters — acquire — pair with the publication above.
+ *   callbacks_ CAS (push) — release — the completer's acquire exchange sees the node's contents.
+ *   callbacks_ exchange (take) — acq_rel — acquire pairs with pushes; release makes the outcome
+ *     visible to a registrar that then sees `closed` (it loads with acquire) and runs at once.
+ *   refs_ — add: relaxed (the caller already holds a reference); release: acq_rel, so the
+ *     thread that deletes the state sees every other holder's writes.
+ *
+ * Verification. tests/unit/future_test.cpp (states, timeouts, callbacks vs completion races
+ * 10^5, 10,000-deep then() chains), tests/unit/cancellation_test.cpp (cancel vs start 10^5).
+ */
+
+#include <atomic>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <new>
+#include <stop_token>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include <weft/detail/deadline.hpp>
+#include <weft/detail/task.hpp>
+
+namespace weft {
+inline namespace v1 {
+
+/// Where a future's task is in its life.
+enum class future_state : unsigned char {
+  pending,    ///< accepted, not started
+  running,    ///< started, not finished
+  succeeded,  ///< finished and returned a value
+  failed,     ///< finished with an exception (or failed without running: broken pool)
+  cancelled,  ///< will never run
+};
+
+namespace detail {
+
+class pool_core;
+class state_base;
+
+// Hooks into the pool (src/thread_pool.cpp). A state keeps a plain pointer to its pool: the
+// pool outlives every state that can still complete (the pool's destructor runs every accepted
+// task), and the pointer is only used while completing and for then().
+
+/// Reports an error no future can carry (a throwing callback) to the pool's on_error.
+void core_report_error(pool_core* pool, std::exception_ptr error) noexcept;
+/// Counts a state that ended without a worker running it (user cancel, then() pass-through).
+void core_count_unrun(pool_core* pool, future_state final, bool was_queued) noexcept;
+/// True if the calling thread is a worker of `pool`.
+bool core_on_own_worker(const pool_core* pool) noexcept;
+/// On a worker of the pool: runs other work until `s` is done or the deadline passes.
+bool core_help_until(pool_core* pool, state_base& s, steady_time deadline);
+/// Queues a then() continuation (never refused while the pool has workers).
+void core_submit_continuation(pool_core* pool, state_base* s);
+
+/// A registered on_done callback.
+class callback_node {
+ public:
+  callback_node() = default;
+  callback_node(const callback_node&) = delete;
+  callback_node& operator=(const callback_node&) = delete;
+  virtual ~callback_node() = default;
+  /// Runs the callback for the completed state `s`.
+  virtual void invoke(state_base& s) = 0;
+  callback_node* next = nullptr;
+};
+
+/// The type-independent part of every shared state.
+class state_base : public task_node {
+ public:
+  static constexpr std::uint32_t state_mask = 0x7;
+  static constexpr std::uint32_t waiters_bit = 0x8;
+  static constexpr std::uint32_t moved_bit = 0x10;
+  static constexpr std::uint32_t queued_bit = 0x20;
+  /// Internal state value: the outcome is being written by a canceller or failer.
+  static constexpr auto completing = static_cast<future_state>(5);
+
+  /// A state owned by `refs` holders, belonging to `pool` (may be null).
+  state_base(pool_core* pool, std::uint32_t refs) noexcept : pool_(pool), refs_(refs) {}
+
+  void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }  // holder exists
+  void release() noexcept {
+    // acq_rel: the last holder sees every other holder's writes before deleting.
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      delete this;
+    }
+  }
+
+  [[nodiscard]] future_state state() const noexcept {
+    const auto s = static_cast<future_state>(word_.load(std::memory_order_acquire) & state_mask);
+    return s == completing ? future_state::pending : s;
+  }
+  [[nodiscard]] static bool is_done(future_state s) noexcept {
+    return s != future_state::pending && s != future_state::running && s != completing;
+  }
+  [[nodiscard]] bool done() const noexcept { return is_done(state()); }
+  [[nodiscard]] bool queued() const noexcept {
+    return (word_.load(std::memory_order_relaxed) & queued_bit) != 0;  // set before sharing
+  }
+  [[nodiscard]] pool_core* pool() const noexcept { return pool_; }
+
+  /// Marks the state as having a queue entry, if it is still pending. Thread: the submitter.
+  bool mark_queued() noexcept;
+
+  /// Step F1 + F2: runs the callable here if it has not started. Thread: any worker.
+  run_outcome run_here() noexcept;
+
+  /// Step F3: cancels if not started. Counts the cancellation. Thread: any.
+  bool cancel() noexcept;
+
+  /// Step F3 with an error (broken pool). Thread: the pool.
+  bool fail_pending(std::exception_ptr reason) noexcept;
+
+  /// Requests the task's stop token, if its callable takes one. Thread: any.
+  virtual bool request_stop() noexcept { return false; }
+
+  /// Step F4: blocks until done or `deadline`. Helps on a worker of the same pool.
+  bool wait_until(steady_time deadline) const;
+  /// Step F4 without helping. Thread: any.
+  bool block_until(steady_time deadline) const noexcept;
+
+  /// The stored exception (failed), or null. Valid once done.
+  [[nodiscard]] const std::exception_ptr& error() const noexcept { return error_; }
+
+  /// Sets the moved bit; returns false if it was already set.
+  bool take_value() noexcept {
+    return (word_.fetch_or(moved_bit, std::memory_order_acq_rel) & moved_bit) == 0;
+  }
+  [[nodiscard]] bool value_taken() const noexcept {
+    return (word_.load(std::memory_order_acquire) & moved_bit) != 0;
+  }
+
+  /// Step F5. Takes ownership of `node`. Thread: any.
+  void add_callback(callback_node* node);
+
+  /// Completes a pending state with the outcome of `source` (then() pass-through).
+  /// Thread: any; `source` is done.
+  void complete_like(const state_base& source) noexcept;
+
+  // task_node: the queue entry.
+  run_outcome run_and_release(std::exception_ptr& error) noexcept final;
+  bool cancel_and_release(const std::exception_ptr& reason) noexcept final;
+
+ protected:
+  virtual ~state_base();
+
+  /// Runs the callable and stores its value; throws what the callable throws.
+  virtual void invoke_callable() = 0;
+  /// Destroys the callable (exactly once, I1).
+  virtual void destroy_callable() noexcept = 0;
+  /// CAS of the state bits from `from` to `to`, keeping the flag bits.
+  bool try_transition(future_state from, future_state to) noexcept;
+  /// Step F2's publication: final state, wake waiters, run callbacks.
+  void publish(future_state final) noexcept;
+
+  std::exception_ptr error_;
+
+ private:
+  friend void run_completions(state_base* first) noexcept;
+
+  pool_core* pool_;
+  mutable std::atomic<std::uint32_t> word_{0};
+  std::atomic<std::uint32_t> refs_;
+  std::atomic<callback_node*> callbacks_{nullptr};
+  // F6: the thread-local trampoline's list (only touched by the completing thread).
+  state_base* next_completion_ = nullptr;
+  callback_node* taken_callbacks_ = nullptr;
+};
+
+/// A state with a result slot of type T.
+template <class T>
+class result_state : public state_base {
+ public:
+  using state_base::state_base;
+  /// The value. Precondition: state() == succeeded.
+  T& value() noexcept { return *std::launder(reinterpret_cast<T*>(storage_)); }
+
+ protected:
+  ~result_state() override {
+    if (state() == future_state::succeeded) {
+      value().~T();  // moved-from or not, the object lives until here
+    }
+  }
+  template <class... A>
+  void emplace_value(A&&... a) {
+    ::new (static_cast<void*>(storage_)) T(std::forward<A>(a)...);
+  }
+
+ private:
+  alignas(T) unsigned char storage_[sizeof(T)];
+};
+
+/// The void specialisation: no value.
+template <>
+class result_state<void> : public state_base {
+ public:
+  using state_base::state_base;
+
+ protected:
+  ~result_state() override = default;
+};
+
+/// `f(args...)` with decay-copied f and args, invoked once as rvalues (as std::thread does).
+template <class F, class... Args>
+class bound_call {
+ public:
+  template <class G, class... A>
+  explicit bound_call(G&& g, A&&... a) : f_(std::forward<G>(g)), args_(std::forward<A>(a)...) {}
+
+  decltype(auto) operator()() {
+    return std::apply(
+        [this](auto&... a) -> decltype(auto) { return std::invoke(std::move(f_), std::move(a)...); },
+        args_);
+  }
+  decltype(auto) operator()(std::stop_token token) {
+    return std::apply(
+        [this, &token](auto&... a) -> decltype(auto) {
+          return std::invoke(std::move(f_), std::move(token), std::move(a)...);
+        },
+        args_);
+  }
+
+ private:
+  F f_;
+  std::tuple<Args...> args_;
+};
+
+/// True if the task receives a std::stop_token: invocable with (token, args...) and not with
+/// (args...).
+template <class F, class... Args>
+inline constexpr bool takes_stop_token =
+    std::is_invocable_v<F, std::stop_token, Args...> && !std::is_invocable_v<F, Args...>;
+
+/// Result type of a submitted callable.
+template <class F, class... Args>
+using call_result_t = typename std::conditional_t<takes_stop_token<F, Args...>,
+                                                  std::invoke_result<F, std::stop_token, Args...>,
+                                                  std::invoke_result<F, Args...>>::type;
+
+/// The state of a submitted task: the callable `Fn` producing T.
+template <class T, class Fn, bool StopAware>
+class task_state final : public result_state<T> {
+ public:
+  template <class... A>
+  task_state(pool_core* pool, std::uint32_t refs, std::stop_token pool_token, A&&... a)
+      : result_state<T>(pool, refs) {
+    ::new (static_cast<void*>(fn_storage_)) Fn(std::forward<A>(a)...);
+    if constexpr (StopAware) {
+      pool_token_ = std::move(pool_token);
+    }
+  }
+
+  bool request_stop() noexcept override {
+    if constexpr (StopAware) {
+      return own_.request_stop();
+    } else {
+      return false;
+    }
+  }
+
+ private:
+  ~task_state() override {
+    if (this->state() == future_state::pending) {
+      destroy_callable();  // never started, never cancelled (a refused submission)
+    }
+  }
+
+  Fn& fn() noexcept { return *std::launder(reinterpret_cast<Fn*>(fn_storage_)); }
+
+  void invoke_callable() override {
+    if constexpr (StopAware) {
+      // A pool-wide request_stop() made before or during the run reaches the task's own token.
+      const std::stop_callback link(pool_token_, [this]() noexcept { own_.request_stop(); });
+      store(own_.get_token());
+    } else {
+      store();
+    }
+  }
+
+  template <class... Tok>
+  void store(Tok... tok) {
+    if constexpr (std::is_void_v<T>) {
+      fn()(std::move(tok)...);
+    } else {
+      this->emplace_value(fn()(std::move(tok)...));
+    }
+  }
+
+  void destroy_callable() noexcept override { fn().~Fn(); }
+
+  alignas(Fn) unsigned char fn_storage_[sizeof(Fn)];
+  struct no_stop {};
+  [[no_unique_address]] std::conditional_t<StopAware, std::stop_source, no_stop> own_{};
+  [[no_unique_address]] std::conditional_t<StopAware, std::stop_token, no_stop> pool_token_{};
+};
+
+}  // namespace detail
+}  // namespace v1
+}  // namespace weft

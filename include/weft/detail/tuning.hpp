@@ -1,0 +1,65 @@
+#pragma once
+// Every tuning constant of weft's engine, in one place, with the reason for its value.
+//
+// A change to any value here must cite a benchmark run (bench/, docs/perf/) in its commit message.
+
+#include <cstddef>
+#include <cstdint>
+
+namespace weft {
+inline namespace v1 {
+namespace detail {
+
+/// Size of a cache line on the targets weft supports (x86-64, AArch64). Hot shared atomics are
+/// aligned to it so that two of them never share a line (false sharing). A constant rather than
+/// std::hardware_destructive_interference_size, whose value GCC warns may differ between
+/// compilers and so must not shape a type's layout.
+inline constexpr std::size_t cache_line = 64;
+
+/// Bytes of callable a task stores inline, without a heap allocation: the promise of the API is
+/// "a lambda with up to 48 bytes of captures allocates nothing". With the 8-byte operations
+/// pointer a task is 56 bytes, and an injection-queue slot (task plus an 8-byte sequence number)
+/// is exactly one cache line.
+inline constexpr std::size_t task_inline_bytes = 48;
+
+/// Slots of the injection queue's ring. 4096 one-line slots (256 KiB) absorb a burst of outside
+/// submissions without touching the overflow list; W1 (1,000,000 posts from one thread) keeps
+/// the ring short when the workers keep up, so the overflow is the exception.
+inline constexpr std::size_t injection_ring_slots = 4096;
+
+/// Initial capacity of a worker's deque (a power of two). Fork-join keeps a deque about as deep
+/// as the recursion (W4: 32 levels), so 256 slots rarely grow; growth doubles.
+inline constexpr std::size_t deque_initial_capacity = 256;
+
+/// Rounds of "look for work" an idle worker makes before it parks. Each round checks every queue
+/// once, then backs off (pause, later yield). Long enough to catch a task that arrives within a
+/// few microseconds of the last one (the common case in W2 and W4), short enough that an idle
+/// pool stops burning CPU quickly (W8).
+inline constexpr unsigned search_rounds_before_park = 64;
+
+/// Backoff: the first rounds issue 2^k pause instructions (k below this bound); later rounds
+/// yield the processor.
+inline constexpr unsigned backoff_spin_limit = 6;
+
+/// Rounds of backoff after which backoff::is_completed() says a caller should block instead.
+inline constexpr unsigned backoff_yield_limit = 10;
+
+/// At most this share of the workers searches (spins) for work at once; the others park at once.
+/// tokio's rule: searching workers cost CPU and contend on the queues, and one or two are enough
+/// to pick up new work quickly. Expressed as a divisor of the worker count, rounded up.
+inline constexpr unsigned searching_divisor = 2;
+
+/// A worker that keeps finding work in its own deque checks the injection queue first every
+/// this many tasks, so outside submissions start even while every worker spawns local children
+/// (tokio's global-queue interval; prime, so it does not resonate with batch sizes).
+inline constexpr unsigned injection_check_interval = 61;
+
+/// A worker helping in get() whose awaited task runs elsewhere and that finds no other work
+/// blocks on the future for this long at first, doubling up to help_poll_max_us, then looks for
+/// work again: new tasks get its help, and a long wait costs at most ~1,000 wake-ups a second.
+inline constexpr unsigned help_poll_min_us = 50;
+inline constexpr unsigned help_poll_max_us = 1000;
+
+}  // namespace detail
+}  // namespace v1
+}  // namespace weft

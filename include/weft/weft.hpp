@@ -1,0 +1,10 @@
+#pragma once
+// The umbrella header: everything weft offers. Includes only.
+
+#include <weft/config.hpp>
+#include <weft/error.hpp>
+#include <weft/future.hpp>
+#include <weft/pool_options.hpp>
+#include <weft/pool_stats.hpp>
+#include <weft/this_worker.hpp>
+#include <weft/thread_pool.hpp>

@@ -1,0 +1,92 @@
+// Throw helpers and messages shared by the headers: out of line so that templates stay small
+// and every message is written in one place, in the project's format
+// "weft::<component>::<function>: <what went wrong> (<values>); <what to do>".
+
+#include <weft/error.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include <weft/detail/assert.hpp>
+#include <weft/detail/shared_state.hpp>
+#include <weft/future.hpp>
+
+#include "message.hpp"
+
+namespace weft {
+inline namespace v1 {
+namespace detail {
+namespace {
+
+const char* state_name(future_state s) noexcept {
+  switch (s) {
+    case future_state::pending:
+      return "pending";
+    case future_state::running:
+      return "running";
+    case future_state::succeeded:
+      return "succeeded";
+    case future_state::failed:
+      return "failed";
+    case future_state::cancelled:
+      return "cancelled";
+  }
+  return "unknown";
+}
+
+}  // namespace
+
+void assertion_failed(const char* condition, const char* message, const char* file,
+                      int line) noexcept {
+  std::fprintf(stderr, "weft: internal assertion failed: %s (%s) at %s:%d\n", condition, message,
+               file, line);
+  std::abort();
+}
+
+void throw_invalid_future(const char* function) {
+  throw usage_error(cat({function,
+                         ": the future is invalid (default-constructed or moved-from); use a "
+                         "future returned by submit(), or check valid() first"}));
+}
+
+void throw_value_taken(const char* function) {
+  throw usage_error(cat({function,
+                         ": the value was already moved out by std::move(f).get() (on this or "
+                         "a copy of this future); read it with get() on an lvalue, or keep the "
+                         "moved value"}));
+}
+
+void throw_cancelled(const char* function) {
+  throw cancelled_error(cat({function,
+                             ": the task was cancelled before it started (by cancel(), "
+                             "cancel_pending() or the pool's shutdown); check cancelled() first, "
+                             "or catch weft::cancelled_error"}));
+}
+
+std::exception_ptr make_cancelled_error(const char* function) {
+  try {
+    throw_cancelled(function);
+  } catch (...) {
+    return std::current_exception();
+  }
+}
+
+void throw_timeout(const char* function, future_state s, std::chrono::nanoseconds waited) {
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(waited).count();
+  throw timeout_error(cat({function, ": the task did not finish in time (state: ", state_name(s),
+                           ", waited ", std::to_string(ms),
+                           " ms); wait longer, or cancel() it if it has not started"}));
+}
+
+void throw_empty_callable(const char* function) {
+  throw usage_error(cat({function,
+                         ": the callable is empty (a null function pointer, or an empty "
+                         "std::function or std::move_only_function); pass a callable that can "
+                         "be invoked"}));
+}
+
+}  // namespace detail
+}  // namespace v1
+}  // namespace weft

@@ -1,0 +1,249 @@
+// The future's shared state: see the design note in include/weft/detail/shared_state.hpp, whose
+// steps (F1-F6) and invariants (I1-I3) the comments below cite.
+
+#include <weft/detail/shared_state.hpp>
+
+#include <weft/detail/futex.hpp>
+
+namespace weft {
+inline namespace v1 {
+namespace detail {
+namespace {
+
+// The callback stack's "done, run new callbacks at once" marker. Never dereferenced.
+callback_node* closed_marker() noexcept {
+  return reinterpret_cast<callback_node*>(std::uintptr_t{1});
+}
+
+// F6: the per-thread trampoline. `active` while a thread runs completions; further completions
+// on that thread are appended to the list and run by the outermost frame, in order.
+struct completion_list {
+  bool active = false;
+  state_base* head = nullptr;
+  state_base* tail = nullptr;
+};
+thread_local completion_list completions;
+
+}  // namespace
+
+state_base::~state_base() = default;
+
+bool state_base::try_transition(future_state from, future_state to) noexcept {
+  std::uint32_t w = word_.load(std::memory_order_relaxed);  // re-validated by the CAS
+  for (;;) {
+    if (static_cast<future_state>(w & state_mask) != from) {
+      return false;
+    }
+    const std::uint32_t next = (w & ~state_mask) | static_cast<std::uint32_t>(to);
+    // acq_rel: acquire so the winner sees the constructed state; release for publication.
+    if (word_.compare_exchange_weak(w, next, std::memory_order_acq_rel,
+                                    std::memory_order_relaxed)) {
+      return true;
+    }
+  }
+}
+
+bool state_base::mark_queued() noexcept {
+  std::uint32_t w = word_.load(std::memory_order_relaxed);
+  for (;;) {
+    if (static_cast<future_state>(w & state_mask) != future_state::pending) {
+      return false;
+    }
+    // acq_rel: orders against a concurrent cancel's CAS, which reads the bit.
+    if (word_.compare_exchange_weak(w, w | queued_bit, std::memory_order_acq_rel,
+                                    std::memory_order_relaxed)) {
+      return true;
+    }
+  }
+}
+
+run_outcome state_base::run_here() noexcept {
+  if (!try_transition(future_state::pending, future_state::running)) {
+    return run_outcome::skipped;  // F1 lost: started, cancelled or failed elsewhere
+  }
+  try {
+    invoke_callable();
+  } catch (...) {
+    error_ = std::current_exception();
+    destroy_callable();  // I1; captures are gone before the outcome is visible
+    publish(future_state::failed);
+    return run_outcome::failed;
+  }
+  destroy_callable();
+  publish(future_state::succeeded);
+  return run_outcome::succeeded;
+}
+
+bool state_base::cancel() noexcept {
+  if (!try_transition(future_state::pending, completing)) {
+    return false;
+  }
+  destroy_callable();  // F3, I1: captures are released now, not when the entry is popped
+  core_count_unrun(pool_, future_state::cancelled, queued());
+  publish(future_state::cancelled);
+  return true;
+}
+
+bool state_base::fail_pending(std::exception_ptr reason) noexcept {
+  if (!try_transition(future_state::pending, completing)) {
+    return false;
+  }
+  destroy_callable();
+  error_ = std::move(reason);
+  publish(future_state::failed);
+  return true;
+}
+
+void state_base::complete_like(const state_base& source) noexcept {
+  const future_state outcome = source.state();
+  if (!try_transition(future_state::pending, completing)) {
+    return;  // cancelled by its own holder meanwhile
+  }
+  destroy_callable();
+  error_ = source.error_;
+  core_count_unrun(pool_, outcome, queued());
+  publish(outcome);
+}
+
+void state_base::publish(future_state final) noexcept {
+  // F2. The state bits hold `running` or `completing`; only this CAS makes the outcome visible.
+  std::uint32_t w = word_.load(std::memory_order_relaxed);
+  std::uint32_t next = 0;
+  do {
+    next = (w & ~(state_mask | waiters_bit)) | static_cast<std::uint32_t>(final);
+    // release: publishes error_/the value (I2); pairs with the waiters' acquire loads.
+  } while (!word_.compare_exchange_weak(w, next, std::memory_order_acq_rel,
+                                        std::memory_order_relaxed));
+  if ((w & waiters_bit) != 0) {
+    futex_wake_all(word_);
+  }
+  // acq_rel: acquire pairs with add_callback's release push; release pairs with a registrar's
+  // acquire load that sees the marker and then reads the outcome.
+  callback_node* list = callbacks_.exchange(closed_marker(), std::memory_order_acq_rel);
+  if (list == nullptr) {
+    return;
+  }
+  // Reverse the stack into registration order.
+  callback_node* ordered = nullptr;
+  while (list != nullptr) {
+    callback_node* next_node = list->next;
+    list->next = ordered;
+    ordered = list;
+    list = next_node;
+  }
+  add_ref();  // held until the trampoline has run the callbacks
+  taken_callbacks_ = ordered;
+  run_completions(this);
+}
+
+void run_completions(state_base* first) noexcept {
+  completion_list& list = completions;
+  first->next_completion_ = nullptr;
+  if (list.active) {  // F6: queue behind the running frame instead of recursing
+    if (list.tail != nullptr) {
+      list.tail->next_completion_ = first;
+    } else {
+      list.head = first;
+    }
+    list.tail = first;
+    return;
+  }
+  list.active = true;
+  list.head = list.tail = first;
+  while (list.head != nullptr) {
+    state_base* s = list.head;
+    list.head = s->next_completion_;
+    if (list.head == nullptr) {
+      list.tail = nullptr;
+    }
+    callback_node* node = std::exchange(s->taken_callbacks_, nullptr);
+    while (node != nullptr) {
+      callback_node* next_node = node->next;
+      try {
+        node->invoke(*s);
+      } catch (...) {
+        core_report_error(s->pool_, std::current_exception());  // E3: later ones still run
+      }
+      delete node;
+      node = next_node;
+    }
+    s->release();
+  }
+  list.active = false;
+}
+
+void state_base::add_callback(callback_node* node) {
+  // acquire: a load that sees the marker also sees the outcome (pairs with publish()).
+  callback_node* head = callbacks_.load(std::memory_order_acquire);
+  while (head != closed_marker()) {
+    node->next = head;
+    // release: the completer's acquire exchange sees the node's contents.
+    if (callbacks_.compare_exchange_weak(head, node, std::memory_order_release,
+                                         std::memory_order_acquire)) {
+      return;  // I3: the completer will run it
+    }
+  }
+  // F5: already done; run at once on this thread. An exception propagates to the caller.
+  struct deleter {
+    callback_node* n;
+    ~deleter() { delete n; }
+  } guard{node};
+  node->invoke(*this);
+}
+
+bool state_base::block_until(steady_time deadline) const noexcept {
+  // acquire: pairs with publish()'s release; the outcome is visible once done is seen.
+  std::uint32_t w = word_.load(std::memory_order_acquire);
+  for (;;) {
+    if (is_done(static_cast<future_state>(w & state_mask))) {
+      return true;
+    }
+    if ((w & waiters_bit) == 0) {
+      // acquire on success and failure: we re-inspect the state either way.
+      if (!word_.compare_exchange_weak(w, w | waiters_bit, std::memory_order_acquire,
+                                       std::memory_order_acquire)) {
+        continue;
+      }
+      w |= waiters_bit;
+    }
+    if (deadline == steady_time::max()) {
+      futex_wait(word_, w);
+    } else if (!futex_wait_until(word_, w, deadline)) {
+      return done();
+    }
+    w = word_.load(std::memory_order_acquire);
+  }
+}
+
+bool state_base::wait_until(steady_time deadline) const {
+  if (done()) {
+    return true;
+  }
+  if (pool_ != nullptr && core_on_own_worker(pool_)) {
+    return core_help_until(pool_, const_cast<state_base&>(*this), deadline);
+  }
+  return block_until(deadline);
+}
+
+run_outcome state_base::run_and_release(std::exception_ptr& /*error*/) noexcept {
+  const run_outcome outcome = run_here();  // a failure stays in the future, not on_error
+  release();
+  return outcome;
+}
+
+bool state_base::cancel_and_release(const std::exception_ptr& reason) noexcept {
+  bool stopped = false;
+  if (reason) {
+    stopped = fail_pending(reason);
+  } else if (try_transition(future_state::pending, completing)) {
+    destroy_callable();
+    publish(future_state::cancelled);
+    stopped = true;  // the pool counts it (it knows whether it was cancel_pending or a drain)
+  }
+  release();
+  return stopped;
+}
+
+}  // namespace detail
+}  // namespace v1
+}  // namespace weft

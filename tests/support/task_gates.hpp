@@ -1,0 +1,185 @@
+// task_gates.hpp: header-only helpers that hold tasks at a known point, for the tests of futures,
+// cancellation and cooperative waiting.
+//
+// - event: a one-shot flag shared with tasks (a copyable handle). Tasks wait() on it; the test
+//   set()s it, or waits for it with a scaled deadline.
+// - gate: an event that also opens when the gate is destroyed. Declared after the pool, it
+//   guarantees that a test which stops early (a failed ASSERT) never leaves a task waiting, so
+//   the pool's destructor cannot hang. Tasks capture gate::waiter(), a plain event that keeps
+//   the shared flag alive and never opens it.
+// - worker_gate: occupies every worker of a pool with a task that waits on a gate, so that
+//   later submissions stay queued for as long as the test needs.
+// - stress_count(full, reduced): the repetition count of a race or volume test: `full`, or
+//   `reduced` when time_scale() > 1 (the sanitizer builds, several times slower).
+// - under_sanitizer: true in ASan and TSan builds, whose stack frames are several times larger;
+//   for limits about stack depth, which a time scale does not describe.
+// - event_timeout: how long a test waits for something that should happen at once; it only
+//   bounds how long a failing test takes (scaled).
+// - PrintTo(weft::future_state): GoogleTest prints states by name.
+//
+// Lifetime rule used throughout the tests: objects a task touches by reference are declared
+// before the pool (so they outlive its join); gates are declared after it.
+
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <memory>
+#include <mutex>
+#include <ostream>
+#include <vector>
+
+#include "support/test_support.hpp"
+#include <weft/future.hpp>
+#include <weft/thread_pool.hpp>
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define WEFT_TEST_UNDER_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define WEFT_TEST_UNDER_SANITIZER 1
+#endif
+#endif
+
+namespace weft_test {
+
+#ifdef WEFT_TEST_UNDER_SANITIZER
+inline constexpr bool under_sanitizer = true;
+#else
+inline constexpr bool under_sanitizer = false;
+#endif
+
+/// Bounds a wait for an event that should happen at once (scaled by time_scale()).
+inline constexpr std::chrono::seconds event_timeout{20};
+
+/// `full` normally; `reduced` when time_scale() > 1 (sanitizer builds).
+inline std::size_t stress_count(std::size_t full, std::size_t reduced) {
+  return time_scale() > 1.0 ? reduced : full;
+}
+
+/// A one-shot flag shared by copies of the handle.
+class event {
+ public:
+  event() : s_(std::make_shared<state>()) {}
+
+  /// Sets the flag and wakes every waiter. Idempotent.
+  void set() const {
+    {
+      const std::lock_guard lock(s_->mu);
+      s_->set = true;
+    }
+    s_->cv.notify_all();
+  }
+
+  /// True once set() was called.
+  [[nodiscard]] bool is_set() const {
+    const std::lock_guard lock(s_->mu);
+    return s_->set;
+  }
+
+  /// Blocks until set() (for tasks: the test, or a gate's destructor, always sets it).
+  void wait() const {
+    std::unique_lock lock(s_->mu);
+    s_->cv.wait(lock, [this] { return s_->set; });
+  }
+
+  /// Blocks until set() or `timeout` x time_scale() passes; returns whether it was set.
+  template <typename Rep, typename Period>
+  [[nodiscard]] bool wait_for(std::chrono::duration<Rep, Period> timeout) const {
+    std::unique_lock lock(s_->mu);
+    return s_->cv.wait_until(lock, detail::deadline_after(timeout), [this] { return s_->set; });
+  }
+
+ private:
+  struct state {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool set = false;
+  };
+  std::shared_ptr<state> s_;
+};
+
+/// An event that is set when the gate is destroyed (see the file comment).
+class gate {
+ public:
+  gate() = default;
+  gate(const gate&) = delete;
+  gate& operator=(const gate&) = delete;
+  ~gate() { flag_.set(); }
+
+  /// Lets every waiting task go.
+  void open() const { flag_.set(); }
+
+  /// The handle tasks wait on; it never opens the gate by itself.
+  [[nodiscard]] event waiter() const { return flag_; }
+
+ private:
+  event flag_;
+};
+
+/// Holds every worker of a pool in a task until open() or destruction (declare it after the
+/// pool). Construction submits one blocker per worker; all_running() confirms they all run.
+class worker_gate {
+ public:
+  worker_gate(weft::thread_pool& pool, std::size_t workers)
+      : workers_(workers), started_(std::make_shared<std::atomic<std::size_t>>(0)) {
+    blockers_.reserve(workers);
+    for (std::size_t i = 0; i < workers; ++i) {
+      blockers_.push_back(pool.submit([started = started_, open = open_.waiter()] {
+        started->fetch_add(1, std::memory_order_acq_rel);
+        open.wait();
+      }));
+    }
+  }
+
+  /// Waits (bounded) until every blocker runs, so each worker holds one; returns whether they
+  /// all did. After a true return, anything submitted from outside stays queued until open().
+  [[nodiscard]] bool all_running() const {
+    return wait_until([this] { return started_->load(std::memory_order_acquire) == workers_; },
+                      event_timeout);
+  }
+
+  /// Releases the workers.
+  void open() const { open_.open(); }
+
+  /// The blockers' futures (they succeed once opened).
+  [[nodiscard]] const std::vector<weft::future<void>>& blockers() const { return blockers_; }
+
+ private:
+  std::size_t workers_;
+  std::shared_ptr<std::atomic<std::size_t>> started_;
+  gate open_;
+  std::vector<weft::future<void>> blockers_;
+};
+
+}  // namespace weft_test
+
+namespace weft {
+inline namespace v1 {
+
+/// Prints a future_state by name in GoogleTest messages (found by argument-dependent lookup).
+inline void PrintTo(future_state s, std::ostream* out) {
+  switch (s) {
+    case future_state::pending:
+      *out << "pending";
+      return;
+    case future_state::running:
+      *out << "running";
+      return;
+    case future_state::succeeded:
+      *out << "succeeded";
+      return;
+    case future_state::failed:
+      *out << "failed";
+      return;
+    case future_state::cancelled:
+      *out << "cancelled";
+      return;
+  }
+  *out << "future_state(" << static_cast<int>(s) << ")";
+}
+
+}  // namespace v1
+}  // namespace weft
