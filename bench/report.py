@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
 """Turn the JSON of one bench/run.sh run into the Markdown report of docs/perf/.
 
-    python3 bench/report.py <results-dir>
+    python3 bench/report.py <results-dir> [--save-json <file.json>]
+    python3 bench/report.py <file.json>
 
 <results-dir> holds meta.json (written by run.sh) and one Google Benchmark JSON file per
-round x workload x pool (or a {"failure": ...} marker when that process failed). For every
-workload figure the report gives each pool's median over the rounds and how weft compares
-with the best peer, then W1's peak RSS, the round-to-round spread, and notes. Standard
-library only.
+round x workload x pool (or a {"failure": ...} marker when that process failed).
+--save-json also writes every run's figures, with the run's context, to one file: the data a
+dated report came from, which this script reads back to print the same report again.
+
+For every workload figure the report gives each pool's median over the rounds and how weft
+compares with the best peer, then W1's peak RSS, the round-to-round spread, and notes.
+Standard library only.
 """
 
 import glob
@@ -72,8 +76,21 @@ class Cell:
         return max(counts) if counts else 0
 
 
-def load(results_dir):
-    cells = {}    # (workload, pool) -> Cell
+# Google Benchmark's bookkeeping fields, left out of the saved runs.
+BOOKKEEPING = {"family_index", "per_family_instance_index", "repetitions", "repetition_index",
+               "threads"}
+
+
+def round_of(path):
+    """r3_BM_W1SubmitThroughput_weft.json -> 3."""
+    digits = os.path.basename(path)[1:].split("_", 1)[0]
+    return int(digits) if digits.isdigit() else 0
+
+
+def collect_runs(results_dir):
+    """Reads run.sh's directory: one record per process (round, workload, pool, counters or
+    error), and the Google Benchmark context of the run."""
+    runs = []
     context = {}
     for path in sorted(glob.glob(os.path.join(results_dir, "r*_*.json"))):
         try:
@@ -85,21 +102,38 @@ def load(results_dir):
             continue
         if "failure" in data:
             workload, pool = split_name(data["failure"]["name"])
-            cells.setdefault((workload, pool), Cell()).errors.append(data["failure"]["reason"])
+            runs.append({"round": data["failure"].get("round", round_of(path)),
+                         "workload": workload, "pool": pool,
+                         "error": data["failure"]["reason"]})
             continue
-        context = context or data.get("context", {})
+        # The executable's path and the host name say where, not what: they are left out.
+        context = context or {k: v for k, v in data.get("context", {}).items()
+                              if k not in ("executable", "host_name")}
         for bench in data.get("benchmarks", []):
             if bench.get("run_type") == "aggregate":
                 continue
             workload, pool = split_name(bench["name"])
-            cell = cells.setdefault((workload, pool), Cell())
+            record = {"round": round_of(path), "workload": workload, "pool": pool}
             if bench.get("error_occurred"):
-                cell.errors.append(bench.get("error_message", "error"))
-                continue
-            counters = {k: v for k, v in bench.items() if isinstance(v, (int, float))
-                        and not isinstance(v, bool)}
-            cell.add_values(counters)
-    return cells, context
+                record["error"] = bench.get("error_message", "error")
+            else:
+                record["counters"] = {
+                    k: v for k, v in bench.items()
+                    if isinstance(v, (int, float)) and not isinstance(v, bool)
+                    and k not in BOOKKEEPING}
+            runs.append(record)
+    return runs, context
+
+
+def build_cells(runs):
+    cells = {}    # (workload, pool) -> Cell
+    for run in sorted(runs, key=lambda r: r.get("round", 0)):
+        cell = cells.setdefault((run["workload"], run["pool"]), Cell())
+        if "error" in run:
+            cell.errors.append(run["error"])
+        else:
+            cell.add_values(run.get("counters", {}))
+    return cells
 
 
 def split_message(message):
@@ -150,7 +184,8 @@ def verdict(weft, best, best_pool, kind, better):
     ratio = w / b if better == "higher" else b / w
     if ratio >= 1.0:
         return f"{ratio:.2f}× {good} (vs {best_pool})"
-    return f"{ratio:.2f}× ({bad}; vs {best_pool})"
+    shown = f"{ratio:.2f}" if ratio >= 0.1 else f"{ratio:.2g}"
+    return f"{shown}× ({bad}; vs {best_pool})"
 
 
 def add_note(notes, message, workload, pool):
@@ -205,6 +240,8 @@ def header(meta, context):
     lines.append(f"- CPU: {meta.get('cpu_model', '?')}; {meta.get('cores_online', '?')} cores "
                  f"online ({context.get('affinity', '?')})")
     lines.append(f"- Threads per pool: {threads} (W8: 8); peers: {context.get('peers', '?')}")
+    if meta.get("command"):
+        lines.append(f"- Command: `{meta['command']}`")
     lines.append(f"- Rounds: {meta.get('rounds', '?')}, interleaved (each workload x pool in its "
                  f"own process, pools in a rotated order); every figure is the median over the "
                  f"rounds")
@@ -308,19 +345,38 @@ def context_notes(cells):
 
 
 def main():
-    if len(sys.argv) != 2:
+    args = sys.argv[1:]
+    save_json = None
+    if len(args) == 3 and args[1] == "--save-json":
+        save_json = args[2]
+        args = args[:1]
+    if len(args) != 1:
         print(__doc__, file=sys.stderr)
         return 2
-    results_dir = sys.argv[1]
-    meta = {}
-    meta_path = os.path.join(results_dir, "meta.json")
-    if os.path.exists(meta_path):
-        with open(meta_path, encoding="utf-8") as handle:
-            meta = json.load(handle)
-    cells, context = load(results_dir)
-    if not cells:
-        print(f"report.py: no results in {results_dir}", file=sys.stderr)
+    source = args[0]
+    if os.path.isdir(source):
+        meta = {}
+        meta_path = os.path.join(source, "meta.json")
+        if os.path.exists(meta_path):
+            with open(meta_path, encoding="utf-8") as handle:
+                meta = json.load(handle)
+        runs, context = collect_runs(source)
+    else:
+        with open(source, encoding="utf-8") as handle:
+            saved = json.load(handle)
+        meta, context, runs = saved["meta"], saved["context"], saved["runs"]
+    if not runs:
+        print(f"report.py: no results in {source}", file=sys.stderr)
         return 1
+    if save_json:
+        with open(save_json, "w", encoding="utf-8") as handle:
+            # One run per line: small, and readable in a diff.
+            handle.write('{"meta": ' + json.dumps(meta, sort_keys=True) + ",\n")
+            handle.write(' "context": ' + json.dumps(context, sort_keys=True) + ",\n")
+            handle.write(' "runs": [\n')
+            handle.write(",\n".join("  " + json.dumps(run, sort_keys=True) for run in runs))
+            handle.write("\n]}\n")
+    cells = build_cells(runs)
     present = {w for (w, _) in cells}
     workloads = [w for w in FIGURES if w in present] + sorted(present - set(FIGURES))
     rounds = int(meta.get("rounds", 0) or 0)

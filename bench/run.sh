@@ -87,12 +87,16 @@ commit="$(git -C "${repo_root}" rev-parse --short HEAD 2>/dev/null || echo unkno
 if [[ "${commit}" != unknown ]] && [[ -n "$(git -C "${repo_root}" status --porcelain -- include src bench 2>/dev/null)" ]]; then
   commit="${commit} (with uncommitted changes)"
 fi
+binary_shown="${binary#"${repo_root}/"}"
+settings="$(env | grep -E '^WEFT_BENCH_[A-Z_]+=' | grep -vE '^WEFT_BENCH_(OUT|REPORT)=' | sort | tr '\n' ' ' || true)"
+command_line="${settings}bench/run.sh ${binary_shown}"
 cpu_model="$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//' || true)"
 cat > "${out_dir}/meta.json" <<EOF
 {
   "date": "$(date -u +%Y-%m-%d)",
   "started_utc": "$(date -u +%Y-%m-%dT%H:%M:%SZ)",
   "commit": "${commit}",
+  "command": "${command_line//\"/\\\"}",
   "cpu_model": "${cpu_model:-unknown}",
   "cores_online": $(nproc 2>/dev/null || echo 0),
   "rounds": ${rounds},
@@ -139,10 +143,18 @@ for (( round = 1; round <= rounds; ++round )); do
 done
 
 # ---- 4. Report -----------------------------------------------------------------------------
+# A full-scale run of every workload goes to docs/perf/<date>.md (never over an earlier report
+# of the same day: <date>-2.md, -3, ...), with the figures of every run in <same name>.json.
 report_path="${WEFT_BENCH_REPORT:-}"
 if [[ -z "${report_path}" ]]; then
   if [[ "${workload_filter}" == "." ]] && awk -v s="${scale}" 'BEGIN { exit !(s >= 1) }'; then
-    report_path="${repo_root}/docs/perf/$(date -u +%Y-%m-%d).md"
+    stem="${repo_root}/docs/perf/$(date -u +%Y-%m-%d)"
+    report_path="${stem}.md"
+    n=2
+    while [[ -e "${report_path}" ]]; do
+      report_path="${stem}-${n}.md"
+      n=$(( n + 1 ))
+    done
   else
     report_path="-"
   fi
@@ -151,6 +163,7 @@ if [[ "${report_path}" == "-" ]]; then
   python3 "${script_dir}/report.py" "${out_dir}"
 else
   mkdir -p "$(dirname "${report_path}")"
-  python3 "${script_dir}/report.py" "${out_dir}" | tee "${report_path}"
-  log "report written to ${report_path}"
+  python3 "${script_dir}/report.py" "${out_dir}" --save-json "${report_path%.md}.json" \
+    | tee "${report_path}"
+  log "report written to ${report_path} (data: ${report_path%.md}.json)"
 fi

@@ -76,8 +76,8 @@ void simulated_crawl() {
   }
   const double pooled_ms = ms_since(start);
   std::printf("   sequential: %zu bytes in %.0f ms\n", sequential_bytes, sequential_ms);
-  std::printf("   2 workers:  %zu bytes in %.0f ms (%.0f ms saved, %.1fx faster)\n\n",
-              pooled_bytes, pooled_ms, sequential_ms - pooled_ms, sequential_ms / pooled_ms);
+  std::printf("   2 workers:  %zu bytes in %.0f ms (%.0f ms saved, %.1fx faster)\n\n", pooled_bytes,
+              pooled_ms, sequential_ms - pooled_ms, sequential_ms / pooled_ms);
 }
 
 long fib(weft::thread_pool& pool, int n) {
@@ -96,9 +96,10 @@ void fork_join() {
     weft::thread_pool pool{workers};
     const auto start = clock_type::now();
     const long value = pool.submit([&pool] { return fib(pool, 22); }).get();
-    std::printf("   fib(22) = %ld on %zu worker(s) in %.1f ms: waiting tasks help, so even "
-                "one worker never deadlocks\n",
-                value, workers, ms_since(start));
+    std::printf(
+        "   fib(22) = %ld on %zu worker(s) in %.1f ms: waiting tasks help, so even "
+        "one worker never deadlocks\n",
+        value, workers, ms_since(start));
   }
   std::puts("");
 }

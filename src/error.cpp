@@ -2,18 +2,16 @@
 // and every message is written in one place, in the project's format
 // "weft::<component>::<function>: <what went wrong> (<values>); <what to do>".
 
-#include <weft/error.hpp>
-
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 
+#include "message.hpp"
 #include <weft/detail/assert.hpp>
 #include <weft/detail/shared_state.hpp>
+#include <weft/error.hpp>
 #include <weft/future.hpp>
-
-#include "message.hpp"
 
 namespace weft {
 inline namespace v1 {
@@ -75,9 +73,9 @@ std::exception_ptr make_cancelled_error(const char* function) {
 
 void throw_timeout(const char* function, future_state s, std::chrono::nanoseconds waited) {
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(waited).count();
-  throw timeout_error(cat({function, ": the task did not finish in time (state: ", state_name(s),
-                           ", waited ", std::to_string(ms),
-                           " ms); wait longer, or cancel() it if it has not started"}));
+  throw timeout_error(
+      cat({function, ": the task did not finish in time (state: ", state_name(s), ", waited ",
+           std::to_string(ms), " ms); wait longer, or cancel() it if it has not started"}));
 }
 
 void throw_empty_callable(const char* function) {

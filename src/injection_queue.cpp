@@ -1,9 +1,8 @@
 // The injection queue: see the design note in include/weft/detail/injection_queue.hpp, whose
 // step numbers (Q1-Q3) and invariants (I1-I3) the comments below cite.
 
-#include <weft/detail/injection_queue.hpp>
-
 #include <weft/detail/assert.hpp>
+#include <weft/detail/injection_queue.hpp>
 
 namespace weft {
 inline namespace v1 {
@@ -40,7 +39,7 @@ bool injection_queue::push(task& t, bool bypass_close) {
       // seq_cst: the publishing RMW of the parking Dekker pair (design note).
       if (enqueue_pos_.compare_exchange_weak(pos, pos + 1, std::memory_order_seq_cst,
                                              std::memory_order_relaxed)) {
-        s.item = std::move(t);                                // Q1; we own the slot (I2)
+        s.item = std::move(t);                              // Q1; we own the slot (I2)
         s.seq.store(index + 1, std::memory_order_release);  // pairs with pop()'s acquire
         return true;
       }
@@ -75,7 +74,7 @@ injection_queue::pop_status injection_queue::pop(task& out) {
       // seq_cst: one total order with enqueue_pos_ for the pool's idle detection.
       if (dequeue_pos_.compare_exchange_weak(pos, pos + 1, std::memory_order_seq_cst,
                                              std::memory_order_relaxed)) {
-        out = std::move(s.item);  // Q2; we own the slot (I2)
+        out = std::move(s.item);                                  // Q2; we own the slot (I2)
         s.seq.store(pos + mask_ + 1, std::memory_order_release);  // free it for the next lap
         return pop_status::taken;
       }

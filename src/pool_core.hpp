@@ -86,6 +86,10 @@ struct worker;
 struct worker_context {
   pool_core* core = nullptr;
   worker* self = nullptr;
+  /// True while the worker runs its task loop. Outside it (in on_thread_start and
+  /// on_thread_exit) the thread submits and waits like an outside thread, so a hook cannot slip
+  /// a task past shutdown().
+  bool in_loop = false;
 };
 
 /// The calling thread's context; empty outside a pool.
@@ -120,9 +124,9 @@ struct worker {
   owned_counter running;
   owned_counter stale_created;
   owned_counter stale_dropped;
-  bool busy = false;       // owner only (mirrors its share of busy_)
-  unsigned tick = 0;       // owner only: tasks since the last injection-queue-first check
-  std::uint64_t rng;       // owner only: victim selection
+  bool busy = false;  // owner only (mirrors its share of busy_)
+  unsigned tick = 0;  // owner only: tasks since the last injection-queue-first check
+  std::uint64_t rng;  // owner only: victim selection
   std::thread thread;
 };
 
@@ -157,7 +161,13 @@ class pool_core {
 
   // Hooks for the futures.
   bool help_until(state_base& s, steady_time deadline);
+  /// True on any thread of this pool, hooks included (for the misuse checks of wait and join).
   [[nodiscard]] bool on_own_worker() const noexcept { return current_worker().core == this; }
+  /// The calling worker if it is in its task loop (it may then push to its deque and help).
+  [[nodiscard]] worker* own_loop_worker() const noexcept {
+    const worker_context& ctx = current_worker();
+    return ctx.core == this && ctx.in_loop ? ctx.self : nullptr;
+  }
   void report_error(const std::exception_ptr& error) noexcept;
   void count_unrun(future_state final, bool was_queued) noexcept;
 
@@ -178,6 +188,8 @@ class pool_core {
   std::size_t drain(const std::exception_ptr& reason) noexcept;
   void refuse(const char* function) const;
   void count_outcome(worker& me, run_outcome outcome, bool stale_claim) noexcept;
+  void notify_idle_waiters() noexcept;
+  void cancel_stragglers() noexcept;
 
   thread_pool* const owner_;
   pool_options options_;
@@ -209,7 +221,8 @@ class pool_core {
   mutex life_mutex_;
   std::condition_variable life_cv_;
   std::size_t exited_ WEFT_GUARDED_BY(life_mutex_) = 0;
-  bool joined_ WEFT_GUARDED_BY(life_mutex_) = false;
+  bool joining_ WEFT_GUARDED_BY(life_mutex_) = false;  // a joiner is joining the threads
+  bool joined_ WEFT_GUARDED_BY(life_mutex_) = false;   // threads joined, stragglers cancelled
   std::exception_ptr broken_error_;  // written once before broken_ is set (seq_cst)
 
   // The stop epoch of request_stop().

@@ -1,9 +1,9 @@
 // The future's shared state: see the design note in include/weft/detail/shared_state.hpp, whose
 // steps (F1-F6) and invariants (I1-I3) the comments below cite.
 
-#include <weft/detail/shared_state.hpp>
-
+#include <weft/detail/backoff.hpp>
 #include <weft/detail/futex.hpp>
+#include <weft/detail/shared_state.hpp>
 
 namespace weft {
 inline namespace v1 {
@@ -81,7 +81,36 @@ bool state_base::cancel() noexcept {
   destroy_callable();  // F3, I1: captures are released now, not when the entry is popped
   core_count_unrun(pool_, future_state::cancelled, queued());
   publish(future_state::cancelled);
+  settle();  // F7: last touch of the pool was above
   return true;
+}
+
+void state_base::settle() noexcept {
+  // release: pairs with await_settled()'s acquire; our use of the pool happens-before the
+  // worker drops the entry (and so before the pool can be destroyed).
+  const std::uint32_t before = word_.fetch_or(settled_bit, std::memory_order_release);
+  if ((before & waiters_bit) != 0) {
+    futex_wake_all(word_);
+  }
+}
+
+void state_base::await_settled() const noexcept {
+  std::uint32_t w = word_.load(std::memory_order_acquire);
+  for (;;) {
+    const auto raw = static_cast<future_state>(w & state_mask);
+    if ((w & settled_bit) != 0 || (raw != completing && raw != future_state::cancelled)) {
+      return;
+    }
+    if ((w & waiters_bit) == 0) {
+      if (!word_.compare_exchange_weak(w, w | waiters_bit, std::memory_order_acquire,
+                                       std::memory_order_acquire)) {
+        continue;
+      }
+      w |= waiters_bit;
+    }
+    futex_wait(word_, w);
+    w = word_.load(std::memory_order_acquire);
+  }
 }
 
 bool state_base::fail_pending(std::exception_ptr reason) noexcept {
@@ -112,8 +141,8 @@ void state_base::publish(future_state final) noexcept {
   do {
     next = (w & ~(state_mask | waiters_bit)) | static_cast<std::uint32_t>(final);
     // release: publishes error_/the value (I2); pairs with the waiters' acquire loads.
-  } while (!word_.compare_exchange_weak(w, next, std::memory_order_acq_rel,
-                                        std::memory_order_relaxed));
+  } while (
+      !word_.compare_exchange_weak(w, next, std::memory_order_acq_rel, std::memory_order_relaxed));
   if ((w & waiters_bit) != 0) {
     futex_wake_all(word_);
   }
@@ -175,6 +204,17 @@ void run_completions(state_base* first) noexcept {
 void state_base::add_callback(callback_node* node) {
   // acquire: a load that sees the marker also sees the outcome (pairs with publish()).
   callback_node* head = callbacks_.load(std::memory_order_acquire);
+  if (head != closed_marker() && done()) {
+    // F5: the caller may already have seen the future done (a wait returned), but publish()
+    // closes the stack only after it published the state. Pushing now would run the callback
+    // later, on the completer, breaking "already done: runs at once on the calling thread".
+    // The completer closes the stack right after its publication, with nothing blocking in
+    // between, so this wait is short.
+    backoff bo;
+    while ((head = callbacks_.load(std::memory_order_acquire)) != closed_marker()) {
+      bo.pause();
+    }
+  }
   while (head != closed_marker()) {
     node->next = head;
     // release: the completer's acquire exchange sees the node's contents.
@@ -227,6 +267,9 @@ bool state_base::wait_until(steady_time deadline) const {
 
 run_outcome state_base::run_and_release(std::exception_ptr& /*error*/) noexcept {
   const run_outcome outcome = run_here();  // a failure stays in the future, not on_error
+  if (outcome == run_outcome::skipped) {
+    await_settled();  // F7: an outside cancel() may still be using the pool
+  }
   release();
   return outcome;
 }
@@ -238,6 +281,7 @@ bool state_base::cancel_and_release(const std::exception_ptr& reason) noexcept {
   } else if (try_transition(future_state::pending, completing)) {
     destroy_callable();
     publish(future_state::cancelled);
+    settle();
     stopped = true;  // the pool counts it (it knows whether it was cancel_pending or a drain)
   }
   release();

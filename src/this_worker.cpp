@@ -1,8 +1,7 @@
 // weft::this_worker: reads the calling thread's worker context (set in worker_main).
 
-#include <weft/this_worker.hpp>
-
 #include "pool_core.hpp"
+#include <weft/this_worker.hpp>
 
 namespace weft {
 inline namespace v1 {

@@ -2,20 +2,18 @@
 // H1) and invariants (I1-I3) cited below, is at the top of pool_core.hpp; the parking protocol
 // (S1-S4, W1-W2) is in include/weft/detail/sleep_controller.hpp.
 
-#include <weft/thread_pool.hpp>
-
 #include <algorithm>
 #include <cstdio>
 #include <string>
 #include <system_error>
 
-#include <weft/detail/backoff.hpp>
-#include <weft/error.hpp>
-#include <weft/this_worker.hpp>
-
 #include "message.hpp"
 #include "platform/thread_name.hpp"
 #include "pool_core.hpp"
+#include <weft/detail/backoff.hpp>
+#include <weft/error.hpp>
+#include <weft/this_worker.hpp>
+#include <weft/thread_pool.hpp>
 
 namespace weft {
 inline namespace v1 {
@@ -137,9 +135,12 @@ void pool_core::worker_main(worker& me) {
     }
   }
   if (started) {
+    ctx.in_loop = true;
     worker_loop(me);
+    ctx.in_loop = false;
   } else {
-    drain(broken_error_);
+    // Tasks this worker fails count as cancelled, like those break_pool() drains (I2).
+    cancelled_.fetch_add(drain(broken_error_), std::memory_order_relaxed);  // a statistic
   }
   if (options_.on_thread_exit) {
     try {
@@ -178,7 +179,8 @@ void pool_core::worker_loop(worker& me) {
       if (searching) {
         sleep_.end_search();
       }
-      drain(broken_error_);
+      // Counted like break_pool()'s drain (I2).
+      cancelled_.fetch_add(drain(broken_error_), std::memory_order_relaxed);  // a statistic
       return;
     }
     if (!search_then_park(me, searching)) {
@@ -209,11 +211,17 @@ bool pool_core::search_then_park(worker& me, bool& searching) {
   for (;;) {
     sleep_.announce(me.index);  // S2
     // S3: seq_cst re-check of every queue and of the stop flag.
-    const bool stop = stopping_.load(std::memory_order_seq_cst) ||
-                      broken_.load(std::memory_order_seq_cst);
+    const bool stop =
+        stopping_.load(std::memory_order_seq_cst) || broken_.load(std::memory_order_seq_cst);
     if (stop || work_visible()) {
       if (!sleep_.cancel_announce(me.index)) {
         searching = true;  // a waker took us: we count as a searcher (S4)
+      } else if (!stop) {
+        // S3: work seen after our end_search. A publisher may have skipped its wake-up because
+        // we were searching, so search again: taking the work then runs the chain wake (S1).
+        // If the searcher limit is reached, another searcher answers for the work, as for a
+        // publisher that saw searching_ > 0.
+        searching = sleep_.try_begin_search();
       }
       if (stop && !broken_.load(std::memory_order_acquire)) {
         if (searching) {
@@ -246,10 +254,8 @@ void pool_core::go_idle(worker& me) noexcept {
   if (me.busy) {
     me.busy = false;
     const std::uint64_t before = busy_.fetch_sub(1, std::memory_order_seq_cst);  // B1
-    // seq_cst: Dekker pair with wait_until's increment of idle_waiters_.
-    if ((before & count_mask) == 1 && idle_waiters_.load(std::memory_order_seq_cst) != 0) {
-      const unique_lock lock(idle_mutex_);
-      idle_cv_.notify_all();
+    if ((before & count_mask) == 1) {
+      notify_idle_waiters();
     }
   }
 }
@@ -380,7 +386,7 @@ void pool_core::refuse(const char* function) const {
 }
 
 void pool_core::check_open(const char* function) const {
-  if (current_worker().core == this && !broken_.load(std::memory_order_acquire)) {
+  if (own_loop_worker() != nullptr && !broken_.load(std::memory_order_acquire)) {
     return;  // a worker's own submissions are never refused
   }
   if (injection_.is_closed() || broken_.load(std::memory_order_acquire)) {
@@ -390,7 +396,7 @@ void pool_core::check_open(const char* function) const {
 }
 
 void pool_core::push_local(worker& me, task_node* node) {
-  me.deque.push(node);   // W1: a seq_cst store
+  me.deque.push(node);  // W1: a seq_cst store
   sleep_.notify_one();  // W2
 }
 
@@ -403,9 +409,8 @@ void pool_core::push_outside(task& t, bool bypass_close, const char* function) {
 }
 
 void pool_core::post(task& t, const char* function) {
-  worker_context& ctx = current_worker();
-  if (ctx.core == this) {
-    push_local(*ctx.self, new boxed_task(std::move(t)));
+  if (worker* me = own_loop_worker()) {
+    push_local(*me, new boxed_task(std::move(t)));
   } else {
     push_outside(t, false, function);
   }
@@ -413,9 +418,8 @@ void pool_core::post(task& t, const char* function) {
 
 void pool_core::submit(state_base* s, const char* function) {
   static_cast<void>(s->mark_queued());  // fresh and unshared: always pending
-  worker_context& ctx = current_worker();
-  if (ctx.core == this) {
-    push_local(*ctx.self, s);
+  if (worker* me = own_loop_worker()) {
+    push_local(*me, s);
     return;
   }
   task t(s);
@@ -432,9 +436,17 @@ void pool_core::submit_continuation(state_base* s) {
     s->release();  // cancelled through its own future meanwhile
     return;
   }
-  worker_context& ctx = current_worker();
-  if (ctx.core == this) {
-    push_local(*ctx.self, s);
+  if (broken_.load(std::memory_order_acquire)) [[unlikely]] {
+    // A broken pool runs nothing, and a draining worker may already have passed the deque
+    // this would go to: fail it here (counted like the drains' failures).
+    task t(s);
+    if (t.cancel(broken_error_)) {
+      cancelled_.fetch_add(1, std::memory_order_relaxed);  // a statistic
+    }
+    return;
+  }
+  if (worker* me = own_loop_worker()) {
+    push_local(*me, s);
     return;
   }
   task t(s);
@@ -443,12 +455,12 @@ void pool_core::submit_continuation(state_base* s) {
   sleep_.notify_one();
   // L2: if join already let the workers go, nobody will run it: cancel it (never pending).
   if (stopping_.load(std::memory_order_seq_cst)) {
-    cancelled_.fetch_add(drain(nullptr), std::memory_order_relaxed);
+    cancel_stragglers();
   }
 }
 
 void pool_core::check_continuation_accepted() const {
-  if (injection_.is_closed() && current_worker().core != this) {
+  if (injection_.is_closed() && own_loop_worker() == nullptr) {
     rejected_.fetch_add(1, std::memory_order_relaxed);  // a statistic
     refuse("weft::future::then");
   }
@@ -490,7 +502,9 @@ bool pool_core::wait_until(steady_time deadline, const char* function) {
   return idle;
 }
 
-void pool_core::shutdown() noexcept { injection_.close(); }  // L1
+void pool_core::shutdown() noexcept {
+  injection_.close();
+}  // L1
 
 bool pool_core::join_until(steady_time deadline, const char* function) {
   if (on_own_worker()) {
@@ -515,17 +529,45 @@ bool pool_core::join_until(steady_time deadline, const char* function) {
       return false;
     }
   }
-  if (!joined_) {
-    joined_ = true;
+  if (!joining_) {
+    // The first joiner joins the threads and cancels stragglers, holding no lock of ours
+    // (cancelling runs user callbacks); later joiners wait until it is done (L6).
+    joining_ = true;
+    lock.native().unlock();
     for (auto& w : workers_) {
       if (w->thread.joinable()) {
         w->thread.join();
       }
     }
-    // C12: whatever a racing continuation queued after the workers left ends cancelled.
-    cancelled_.fetch_add(drain(nullptr), std::memory_order_relaxed);
+    cancel_stragglers();
+    lock.native().lock();
+    joined_ = true;
+    life_cv_.notify_all();
+    return true;
+  }
+  while (!joined_) {
+    if (deadline == steady_time::max()) {
+      life_cv_.wait(lock.native());
+    } else if (life_cv_.wait_until(lock.native(), deadline) == std::cv_status::timeout &&
+               !joined_) {
+      return false;
+    }
   }
   return true;
+}
+
+void pool_core::cancel_stragglers() noexcept {
+  // C12: whatever a racing continuation queued after the workers left ends cancelled, and a
+  // waiter that saw it queued learns that the pool is idle again.
+  cancelled_.fetch_add(drain(nullptr), std::memory_order_relaxed);  // a statistic
+  notify_idle_waiters();
+}
+
+void pool_core::notify_idle_waiters() noexcept {
+  if (idle_waiters_.load(std::memory_order_seq_cst) != 0) {  // Dekker pair with wait_until()
+    const unique_lock lock(idle_mutex_);
+    idle_cv_.notify_all();
+  }
 }
 
 std::size_t pool_core::drain(const std::exception_ptr& reason) noexcept {
@@ -571,6 +613,7 @@ std::size_t pool_core::drain(const std::exception_ptr& reason) noexcept {
 std::size_t pool_core::cancel_pending() {
   const std::size_t n = drain(nullptr);  // D6: queued tasks only; running ones are untouched
   cancelled_.fetch_add(n, std::memory_order_relaxed);  // a statistic
+  notify_idle_waiters();  // the queues may have been all that kept a waiter waiting
   return n;
 }
 
@@ -582,9 +625,9 @@ void pool_core::break_pool(const std::exception_ptr& cause) noexcept {
     const unique_lock lock(life_mutex_);
     if (!broken_error_) {
       try {
-        throw broken_pool(cat({"weft::thread_pool: on_thread_start of pool '", name_,
-                               "' threw (", describe(cause),
-                               "); the pool runs no task: fix the hook and create a new pool"}));
+        throw broken_pool(
+            cat({"weft::thread_pool: on_thread_start of pool '", name_, "' threw (",
+                 describe(cause), "); the pool runs no task: fix the hook and create a new pool"}));
       } catch (...) {
         broken_error_ = std::current_exception();
       }
@@ -599,7 +642,7 @@ void pool_core::break_pool(const std::exception_ptr& cause) noexcept {
 // ---- helping (H1) ------------------------------------------------------------------------------
 
 bool pool_core::help_until(state_base& s, steady_time deadline) {
-  worker& me = *current_worker().self;
+  worker& me = *own_loop_worker();
   backoff bo;
   auto poll = std::chrono::microseconds(help_poll_min_us);
   while (!s.done()) {
@@ -659,8 +702,10 @@ void pool_core::report_error(const std::exception_ptr& error) noexcept {
     }
     return;
   }
-  std::fprintf(stderr, "weft: pool '%s': a task, callback or hook threw an exception no future "
-               "could carry: %s\n", name_.c_str(), describe(error).c_str());
+  std::fprintf(stderr,
+               "weft: pool '%s': a task, callback or hook threw an exception no future "
+               "could carry: %s\n",
+               name_.c_str(), describe(error).c_str());
 }
 
 void pool_core::count_unrun(future_state final, bool was_queued) noexcept {
@@ -711,22 +756,32 @@ void core_count_unrun(pool_core* pool, future_state final, bool was_queued) noex
     pool->count_unrun(final, was_queued);
   }
 }
-bool core_on_own_worker(const pool_core* pool) noexcept { return pool->on_own_worker(); }
+bool core_on_own_worker(const pool_core* pool) noexcept {
+  return pool->own_loop_worker() != nullptr;
+}
 bool core_help_until(pool_core* pool, state_base& s, steady_time deadline) {
   return pool->help_until(s, deadline);
 }
-void core_submit_continuation(pool_core* pool, state_base* s) { pool->submit_continuation(s); }
+void core_submit_continuation(pool_core* pool, state_base* s) {
+  pool->submit_continuation(s);
+}
 void check_continuation_accepted(pool_core* pool) {
   if (pool != nullptr) {
     pool->check_continuation_accepted();
   }
 }
-void core_check_open(const pool_core* pool, const char* function) { pool->check_open(function); }
-void core_post(pool_core* pool, task& t, const char* function) { pool->post(t, function); }
+void core_check_open(const pool_core* pool, const char* function) {
+  pool->check_open(function);
+}
+void core_post(pool_core* pool, task& t, const char* function) {
+  pool->post(t, function);
+}
 void core_submit(pool_core* pool, state_base* s, const char* function) {
   pool->submit(s, function);
 }
-std::stop_token core_stop_token(pool_core* pool) { return pool->stop_token(); }
+std::stop_token core_stop_token(pool_core* pool) {
+  return pool->stop_token();
+}
 
 }  // namespace detail
 
@@ -761,7 +816,9 @@ bool thread_pool::wait_until_steady(detail::steady_time deadline, const char* fu
   return core_->wait_until(deadline, function);
 }
 
-void thread_pool::shutdown() noexcept { core_->shutdown(); }
+void thread_pool::shutdown() noexcept {
+  core_->shutdown();
+}
 
 void thread_pool::join() {
   static_cast<void>(join_until_steady(detail::steady_time::max(), "weft::thread_pool::join"));
@@ -771,13 +828,21 @@ bool thread_pool::join_until_steady(detail::steady_time deadline, const char* fu
   return core_->join_until(deadline, function);
 }
 
-void thread_pool::request_stop() { core_->request_stop(); }
+void thread_pool::request_stop() {
+  core_->request_stop();
+}
 
-std::size_t thread_pool::cancel_pending() { return core_->cancel_pending(); }
+std::size_t thread_pool::cancel_pending() {
+  return core_->cancel_pending();
+}
 
-pool_stats thread_pool::stats() const noexcept { return core_->stats(); }
+pool_stats thread_pool::stats() const noexcept {
+  return core_->stats();
+}
 
-const std::string& thread_pool::name() const noexcept { return core_->name(); }
+const std::string& thread_pool::name() const noexcept {
+  return core_->name();
+}
 
 }  // namespace v1
 }  // namespace weft

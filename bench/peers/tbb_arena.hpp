@@ -69,6 +69,7 @@ class tbb_arena_pool {
   }
 
   template <class A, class B>
+  // NOLINTNEXTLINE(misc-no-recursion): W4's recursive fib calls it at every level, by design
   auto fork_join(A&& left, B&& right) {
     std::invoke_result_t<A&> left_value{};
     tbb::task_group group;

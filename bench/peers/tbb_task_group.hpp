@@ -13,6 +13,9 @@
 //   the value is already there. get_blocking() waits on the promise only: W6 uses it, because
 //   with wait() the waiting thread would run the task itself and no wake-up would be measured.
 // - fork_join is a task_group on the stack of each level, as oneTBB's documentation shows.
+// - W7 (two outside producers): each producer's run() spawns into that thread's own implicit
+//   arena. oneTBB's workers serve those arenas; the benchmark thread's wait() runs none of
+//   their tasks. That is how task_group behaves with several outside producers.
 
 #include <chrono>
 #include <cstddef>
@@ -88,6 +91,7 @@ class tbb_task_group_pool {
   }
 
   template <class A, class B>
+  // NOLINTNEXTLINE(misc-no-recursion): W4's recursive fib calls it at every level, by design
   auto fork_join(A&& left, B&& right) {
     std::invoke_result_t<A&> left_value{};
     tbb::task_group group;

@@ -84,6 +84,7 @@ class thread_per_task_pool {
   }
 
   template <class A, class B>
+  // NOLINTNEXTLINE(misc-no-recursion): W4's recursive fib calls it at every level, by design
   auto fork_join(A&& left, B&& right) {
     std::invoke_result_t<A&> left_value{};
     std::thread child{[&] { left_value = left(); }};

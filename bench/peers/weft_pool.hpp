@@ -42,6 +42,7 @@ class weft_pool {
   }
 
   template <class A, class B>
+  // NOLINTNEXTLINE(misc-no-recursion): W4's recursive fib calls it at every level, by design
   auto fork_join(A&& left, B&& right) {
     auto child = pool_.submit(std::forward<A>(left));
     auto right_value = std::forward<B>(right)();

@@ -14,9 +14,12 @@
 // Cooperative waiting: get() and the waits, called on a worker of the future's own pool, run
 // other tasks of that pool while they wait: first the awaited task itself if it has not
 // started, then tasks from the worker's own deque, then tasks of other workers. So recursive
-// fork-join never deadlocks, even on a one-worker pool. Like oneTBB's waits, helping may run an
-// unrelated task on the waiting worker's stack: a task must not hold a lock across get() that
-// another task of the pool needs (see docs/design/futures.md for the example).
+// fork-join never deadlocks, even on a one-worker pool. Each nested level costs a few frames
+// (about 450 bytes of stack in an optimised build), so 10,000 nested waits fit a worker's
+// default 8 MB stack; unoptimised and sanitizer builds use two to five times more per level. Like
+// oneTBB's waits, helping may run an unrelated task on the waiting worker's stack: a task must not
+// hold a lock across get() that another task of the pool needs (see docs/design/futures.md for the
+// example).
 //
 // Synchronization: everything a task did before it finished happens-before the return of any
 // wait, get or exception call that observes it as done, and before its on_done callbacks and
@@ -221,7 +224,7 @@ class future {
       case future_state::failed:
         return s.error();
       case future_state::cancelled:
-        return detail::make_cancelled_error("weft::future::get");
+        return detail::make_cancelled_error("weft::future::exception");
       default:
         return nullptr;
     }
@@ -396,8 +399,8 @@ auto future<T>::then(F&& fn) const {
   }
   constexpr bool every = std::is_invocable_v<D&, future<T>>;
   // Two references: the returned future and the callback.
-  auto* dependent = new state_type(s.pool(), 2, std::stop_token{}, future<T>(*this),
-                                   std::forward<F>(fn));
+  auto* dependent =
+      new state_type(s.pool(), 2, std::stop_token{}, future<T>(*this), std::forward<F>(fn));
   future<U> result = detail::adopt_future<U>(dependent);
   s.add_callback(new detail::then_node<T>(dependent, every));
   return result;

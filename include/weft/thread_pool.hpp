@@ -200,9 +200,8 @@ class thread_pool {
                   "element of the range");
     constexpr bool stop_aware =
         std::is_invocable_v<D&, std::stop_token, V> && !std::is_invocable_v<D&, V>;
-    using R = std::remove_cvref_t<
-        typename std::conditional_t<stop_aware, std::invoke_result<D&, std::stop_token, V>,
-                                    std::invoke_result<D&, V>>::type>;
+    using R = std::remove_cvref_t<typename std::conditional_t<
+        stop_aware, std::invoke_result<D&, std::stop_token, V>, std::invoke_result<D&, V>>::type>;
     using call_type = detail::each_call<D, V>;
     check_callable(fn, "weft::thread_pool::submit_each");
     detail::core_check_open(core_.get(), "weft::thread_pool::submit_each");
@@ -221,8 +220,8 @@ class thread_pool {
           return new detail::task_state<R, call_type, stop_aware>(
               core_.get(), 2, std::move(token), shared, static_cast<const V&>(element));
         } else {
-          return new detail::task_state<R, call_type, stop_aware>(
-              core_.get(), 2, std::move(token), shared, V(std::move(element)));
+          return new detail::task_state<R, call_type, stop_aware>(core_.get(), 2, std::move(token),
+                                                                  shared, V(std::move(element)));
         }
       }();
       futures.push_back(detail::adopt_future<R>(s));

@@ -2,13 +2,13 @@
 // deadline (the clock of steady_clock on Linux), so a timed wait neither drifts across
 // spurious wake-ups nor moves with the system clock.
 
-#include <linux/futex.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <climits>
 #include <ctime>
+
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <weft/detail/futex.hpp>
 
@@ -57,7 +57,9 @@ void futex_wake(std::atomic<std::uint32_t>& word, int count) noexcept {
   futex_call(word, FUTEX_WAKE, static_cast<std::uint32_t>(count), nullptr);
 }
 
-void futex_wake_all(std::atomic<std::uint32_t>& word) noexcept { futex_wake(word, INT_MAX); }
+void futex_wake_all(std::atomic<std::uint32_t>& word) noexcept {
+  futex_wake(word, INT_MAX);
+}
 
 }  // namespace detail
 }  // namespace v1

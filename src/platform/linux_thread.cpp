@@ -1,9 +1,9 @@
 // Naming worker threads on Linux. The kernel keeps at most 15 bytes of a thread's name, so
 // the pool's name is cut to leave room for the "-N" suffix.
 
-#include <pthread.h>
-
 #include <string>
+
+#include <pthread.h>
 
 #include "platform/thread_name.hpp"
 

@@ -28,6 +28,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -49,6 +50,14 @@
 #undef calloc
 #undef realloc
 #undef free
+
+// Relacy replaces the unsized global operator new and delete (its allocator tracks every block
+// of a model execution). With sized deallocation (C++14 and later, used by optimised builds) a
+// delete expression calls the sized forms, whose library versions would free Relacy's blocks
+// with std::free; route them to Relacy's. Replacement functions: each model program is one
+// translation unit, so this header is included once per program.
+void operator delete(void* p, std::size_t) noexcept { ::operator delete(p); }
+void operator delete[](void* p, std::size_t) noexcept { ::operator delete[](p); }
 
 namespace weft_model {
 
@@ -232,6 +241,29 @@ inline std::ostream& null_stream() {
   return discard;
 }
 
+/// Replaces the search of every model with the one named by WEFT_MODEL_SEARCH, if set:
+/// "full" (exhaustive), "bound:<n>" (context bound n) or "random:<n>" (n random executions).
+/// CI runs the defaults below; a soak run can deepen the search this way.
+inline void override_search(rl::test_params& params) {
+  const char* text = std::getenv("WEFT_MODEL_SEARCH");
+  if (text == nullptr || *text == '\0') {
+    return;
+  }
+  const std::string_view s(text);
+  if (s == "full") {
+    params.search_type = rl::sched_full;
+  } else if (s.rfind("bound:", 0) == 0) {
+    params.search_type = rl::sched_bound;
+    params.context_bound = static_cast<unsigned>(std::strtoul(text + 6, nullptr, 10));
+  } else if (s.rfind("random:", 0) == 0) {
+    params.search_type = rl::sched_random;
+    params.iteration_count = std::strtoull(text + 7, nullptr, 10);
+  } else {
+    std::cerr << "weft_model: ignoring WEFT_MODEL_SEARCH=" << s
+              << " (expected full, bound:<n> or random:<n>)\n";
+  }
+}
+
 /// The model filter: argv[1] of the model program, if any (a substring of the models' names).
 inline const char* filter = nullptr;
 
@@ -244,6 +276,7 @@ bool run(const char* name, const char* invariant, rl::test_params params) {
     return true;
   }
   params.progress_stream = &null_stream();
+  override_search(params);
   std::cout << "=== " << name << "\n    invariant: " << invariant << "\n    search: "
             << rl::format(params.search_type);
   if (params.search_type == rl::sched_bound) {
@@ -252,10 +285,14 @@ bool run(const char* name, const char* invariant, rl::test_params params) {
   if (params.search_type == rl::sched_random) {
     std::cout << ", " << params.iteration_count << " iterations";
   }
-  std::cout << std::endl;
+  std::cout << "\n    expected: " << rl::test_result_str(Suite::params::expected_result)
+            << std::endl;
+  const auto start = std::chrono::steady_clock::now();
   const bool ok = rl::simulate<Suite>(params);
+  const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
   std::cout << "    result: " << rl::test_result_str(params.test_result) << " after "
-            << params.stop_iteration << " iteration(s) -> " << (ok ? "PASS" : "FAIL") << "\n"
+            << params.stop_iteration << " execution(s), " << took.count() << " s -> "
+            << (ok ? "PASS" : "FAIL") << "\n"
             << std::endl;
   return ok;
 }

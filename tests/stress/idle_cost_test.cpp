@@ -5,8 +5,6 @@
 // in clock ticks); the workers are found by their OS names (the pool's name). The test takes
 // over 2 s by design, hence the stress label.
 
-#include <unistd.h>
-
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -19,6 +17,7 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include "support/test_support.hpp"
 #include <weft/pool_options.hpp>
@@ -44,7 +43,7 @@ struct cpu_sample {
 // Reads a file's whole contents ("" if it cannot be read: the thread exited).
 std::string read_file(const std::filesystem::path& path) {
   std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 // Sums utime + stime over this process's threads whose name starts with `prefix`.
@@ -92,9 +91,10 @@ TEST(IdleCost, EightIdleWorkersUseUnderOnePercentOfACore) {
   const auto start = std::chrono::steady_clock::now();
   std::this_thread::sleep_for(window);  // the measured interval itself
   const cpu_sample after = sample_cpu(name + "-");
-  const double elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double elapsed_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   ASSERT_EQ(after.threads, workers);
-  const double ticks_per_s = static_cast<double>(sysconf(_SC_CLK_TCK));
+  const auto ticks_per_s = static_cast<double>(sysconf(_SC_CLK_TCK));
   const double used_s = static_cast<double>(after.ticks - before.ticks) / ticks_per_s;
   EXPECT_LT(used_s, max_core_share * elapsed_s)
       << "the idle workers used " << used_s * 1000.0 << " ms of CPU in " << elapsed_s * 1000.0

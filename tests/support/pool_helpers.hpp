@@ -39,6 +39,7 @@ struct pool_size {
 };
 
 /// Prints a pool size in GoogleTest messages.
+// NOLINTNEXTLINE(readability-identifier-naming): GoogleTest looks this name up
 inline void PrintTo(const pool_size& size, std::ostream* out) {
   *out << size.name << " (" << size.threads << " threads)";
 }
@@ -82,8 +83,8 @@ auto on_every_worker(weft::thread_pool& pool, std::size_t threads, F fn)
   for (std::size_t i = 0; i < threads; ++i) {
     futures.push_back(pool.submit([&arrived, &fn, threads, deadline] {
       arrived.fetch_add(1, std::memory_order_acq_rel);
-      const bool met = wait_until(
-          [&] { return arrived.load(std::memory_order_acquire) >= threads; }, deadline);
+      const bool met =
+          wait_until([&] { return arrived.load(std::memory_order_acquire) >= threads; }, deadline);
       return outcome{met, fn()};
     }));
   }

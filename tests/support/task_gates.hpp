@@ -9,6 +9,8 @@
 //   the shared flag alive and never opens it.
 // - worker_gate: occupies every worker of a pool with a task that waits on a gate, so that
 //   later submissions stay queued for as long as the test needs.
+// - race_balancer: delays one side of a race by a random number of spins whose range adapts so
+//   that each side wins about half of the rounds, so a race test keeps hitting close calls.
 // - stress_count(full, reduced): the repetition count of a race or volume test: `full`, or
 //   `reduced` when time_scale() > 1 (the sanitizer builds, several times slower).
 // - under_sanitizer: true in ASan and TSan builds, whose stack frames are several times larger;
@@ -22,13 +24,16 @@
 
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <ostream>
+#include <random>
 #include <vector>
 
 #include "support/test_support.hpp"
@@ -58,6 +63,40 @@ inline constexpr std::chrono::seconds event_timeout{20};
 inline std::size_t stress_count(std::size_t full, std::size_t reduced) {
   return time_scale() > 1.0 ? reduced : full;
 }
+
+/// Delays the second side of a race (say, cancel() after submit()) by a random number of spins
+/// below a limit. After each round, record() says whether that side came early (won when the
+/// test wants it to lose half the time); the limit grows after early rounds and shrinks after
+/// late ones, so the delay settles where both outcomes happen. It perturbs timing only: tests
+/// check every outcome, never rely on one.
+class race_balancer {
+ public:
+  explicit race_balancer(std::uint64_t seed) : rng_(seed) {}
+
+  /// Spins for a random number of rounds below the current limit.
+  void pause() {
+    for (std::uint64_t n = rng_() % (limit_ + 1); n > 0; --n) {
+      sink_.fetch_add(1, std::memory_order_relaxed);  // work the compiler cannot remove
+    }
+  }
+
+  /// Adapts the limit to the outcome of the round just run.
+  void record(bool came_early) {
+    // A few microseconds at most: when one side is slow (a parked worker waking up) the
+    // balance point may be far out, and 10^5 rounds must still take seconds, not minutes.
+    constexpr std::uint64_t max_limit = std::uint64_t{1} << 12;
+    if (came_early) {
+      limit_ = std::min(max_limit, limit_ + limit_ / 8 + 1);
+    } else {
+      limit_ -= limit_ / 8;
+    }
+  }
+
+ private:
+  std::mt19937_64 rng_;
+  std::uint64_t limit_ = 64;
+  std::atomic<std::uint64_t> sink_{0};
+};
 
 /// A one-shot flag shared by copies of the handle.
 class event {

@@ -70,9 +70,12 @@ struct watch_record {
   steady_clock::time_point started;
 };
 
+// Never destroyed: a test that calls std::exit (as death tests and exit tests do) runs the
+// static destructors while the watchdog thread still waits on the record, and the environment
+// that stops that thread is itself destroyed at exit, after a function-local static would be.
 watch_record& record() {
-  static watch_record instance;
-  return instance;
+  static auto* const instance = new watch_record;
+  return *instance;
 }
 
 [[noreturn]] void fire(const std::string& test_name, double elapsed_s, double limit_s) {
@@ -101,6 +104,16 @@ watch_record& record() {
 
 class watchdog_environment final : public ::testing::Environment {
  public:
+  watchdog_environment() = default;
+  watchdog_environment(const watchdog_environment&) = delete;
+  watchdog_environment& operator=(const watchdog_environment&) = delete;
+  watchdog_environment(watchdog_environment&&) = delete;
+  watchdog_environment& operator=(watchdog_environment&&) = delete;
+  // GoogleTest deletes its environments when the process exits. After a normal run TearDown
+  // has already stopped the thread; after std::exit inside a test it has not, and destroying a
+  // joinable std::thread would call std::terminate.
+  ~watchdog_environment() override { stop_thread(); }
+
   void SetUp() override {
     limit_s_ = env_positive("WEFT_TEST_WATCHDOG_SECONDS", 100.0) * time_scale();
     {
@@ -110,7 +123,13 @@ class watchdog_environment final : public ::testing::Environment {
     thread_ = std::thread([this] { run(); });
   }
 
-  void TearDown() override {
+  void TearDown() override { stop_thread(); }
+
+ private:
+  void stop_thread() {
+    if (!thread_.joinable()) {
+      return;
+    }
     {
       const std::lock_guard lock(record().mu);
       record().stop = true;
@@ -119,7 +138,6 @@ class watchdog_environment final : public ::testing::Environment {
     thread_.join();
   }
 
- private:
   void run() const {
     watch_record& rec = record();
     std::unique_lock lock(rec.mu);
@@ -182,7 +200,9 @@ double time_scale() {
   return scale;
 }
 
-bool slow_build() { return time_scale() > 1.0; }
+bool slow_build() {
+  return time_scale() > 1.0;
+}
 
 namespace detail {
 

@@ -11,7 +11,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <random>
 #include <stop_token>
 #include <vector>
 
@@ -84,9 +83,9 @@ TEST_P(CancelOnPool, RunningTaskIsNotStopped) {
 }
 
 TEST_P(CancelOnPool, RequestStopEndsARunningTaskThatPollsItsToken) {
+  std::atomic<bool> stop_seen{false};
   weft::thread_pool pool{GetParam().threads};
   const weft_test::event started;
-  std::atomic<bool> stop_seen{false};
   weft::future<int> f = pool.submit([started, &stop_seen](std::stop_token token) {
     started.set();
     int rounds = 0;
@@ -149,18 +148,16 @@ TEST_P(CancelOnPool, CancelRacingStartExactlyOneSideWins) {
   std::vector<char> cancel_won(rounds, 0);
   std::vector<weft::future<void>> futures;
   futures.reserve(rounds);
-  // A random pause between submit and cancel spreads the cancel over the task's start; it
-  // perturbs timing only, the outcome is checked per task.
-  std::mt19937_64 rng(weft_test::seed());
-  std::atomic<unsigned> sink{0};
+  // A random pause between submit and cancel, balanced so that each side wins about half the
+  // rounds: the cancel keeps landing close to the task's start.
+  weft_test::race_balancer balance(weft_test::seed());
   weft::thread_pool pool{GetParam().threads};
   const weft::pool_stats before = pool.stats();
   for (std::size_t i = 0; i < rounds; ++i) {
     futures.push_back(pool.submit([&ran, i] { ran[i].fetch_add(1, std::memory_order_relaxed); }));
-    for (std::uint64_t spin = rng() % 256; spin > 0; --spin) {
-      sink.fetch_add(1, std::memory_order_relaxed);
-    }
+    balance.pause();
     cancel_won[i] = futures.back().cancel() ? 1 : 0;
+    balance.record(cancel_won[i] != 0);
   }
   pool.wait();
   std::uint64_t cancels = 0;
@@ -172,9 +169,8 @@ TEST_P(CancelOnPool, CancelRacingStartExactlyOneSideWins) {
                                        : runs == 1 && s == future_state::succeeded;
     if (!ok) {
       ++wrong;
-      ADD_FAILURE() << "task " << i << ": cancel() returned " << (cancel_won[i] != 0)
-                    << ", ran " << runs << " times, state "
-                    << ::testing::PrintToString(s);
+      ADD_FAILURE() << "task " << i << ": cancel() returned " << (cancel_won[i] != 0) << ", ran "
+                    << runs << " times, state " << ::testing::PrintToString(s);
     }
     cancels += cancel_won[i] != 0 ? 1U : 0U;
   }

@@ -3,8 +3,6 @@
 // on_error (E3), then() for every combination of outcomes (E4), registration racing completion
 // (E5), deep chains without recursion (E6), and a million callbacks on one future (E7).
 
-#include <weft/future.hpp>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -26,6 +24,7 @@
 #include "support/task_gates.hpp"
 #include "support/test_support.hpp"
 #include <weft/error.hpp>
+#include <weft/future.hpp>
 #include <weft/pool_options.hpp>
 #include <weft/this_worker.hpp>
 #include <weft/thread_pool.hpp>
@@ -96,7 +95,8 @@ TEST_P(OnDoneOnPool, RunsExactlyOnceWithTheOutcome) {
       with_future.fetch_add(1, std::memory_order_relaxed);
       saw_final_state.store(done.done(), std::memory_order_relaxed);
       try {
-        saw_outcome.store(o == outcome::value && done.get() == 7, std::memory_order_relaxed);
+        const int value = done.get();  // rethrows for a failed or cancelled future
+        saw_outcome.store(o == outcome::value && value == 7, std::memory_order_relaxed);
       } catch (const test_error&) {
         saw_outcome.store(o == outcome::error, std::memory_order_relaxed);
       } catch (const weft::cancelled_error&) {
@@ -156,6 +156,33 @@ TEST(OnDone, AlreadyDoneRunsAtOnceOnTheCallingThreadExactlyOnce) {
   }
   pool.wait();
   EXPECT_EQ(runs.load(), 6) << "a callback ran more than once";
+}
+
+TEST(OnDone, CallerThatSawTheFutureDoneGetsTheCallbackAtOnce) {
+  // The completer wakes blocked waiters as part of publishing the outcome; a woken waiter that
+  // registers a callback at once must still have it run on its own thread, before on_done
+  // returns (not later by the completer).
+  const std::size_t rounds = weft_test::stress_count(20'000, 4'000);
+  std::size_t deferred = 0;
+  weft::thread_pool pool{1};
+  for (std::size_t round = 0; round < rounds; ++round) {
+    weft::future<int> f = pool.submit([] {
+      std::atomic<int> work{0};  // long enough for the caller to block in wait()
+      for (int i = 0; i < 2'000; ++i) {
+        work.fetch_add(1, std::memory_order_relaxed);
+      }
+      return work.load(std::memory_order_relaxed);
+    });
+    f.wait();
+    bool ran = false;
+    f.on_done([&ran] { ran = true; });
+    if (!ran) {
+      ++deferred;
+      // The callback now runs on the worker; let it finish with `ran` before it goes away.
+      pool.wait();
+    }
+  }
+  EXPECT_EQ(deferred, 0U) << "on_done on a done future left the callback to the completer";
 }
 
 TEST(OnDone, ImmediateCallbackExceptionPropagatesToTheCaller) {
@@ -274,6 +301,21 @@ TEST(Then, MoveOnlyValueIsMovedIntoTheContinuation) {
   EXPECT_THROW(static_cast<void>(source.get()), weft::usage_error);
 }
 
+TEST(Then, ContinuationOfAcceptedWorkRunsWhileThePoolDrains) {
+  weft::thread_pool pool{1};
+  const weft_test::gate finish;
+  weft::future<int> source = pool.submit([go = finish.waiter()] {
+    go.wait();
+    return 1;
+  });
+  weft::future<int> dependent = source.then([](int v) { return v + 1; });
+  pool.shutdown();  // the continuation belongs to work accepted before: it still runs
+  finish.open();
+  EXPECT_EQ(dependent.get(), 2);
+  // A continuation of a source that is already done would be new work: refused.
+  EXPECT_THROW(static_cast<void>(source.then([](int v) { return v; })), weft::pool_shutdown);
+}
+
 enum class form { takes_value, takes_future };
 enum class behaviour { returns, throws };
 enum class registered { before_completion, after_completion };
@@ -375,15 +417,22 @@ TEST_P(OnDoneOnPool, RegistrationRacingCompletionRunsOnce) {
   std::vector<std::atomic<int>> runs(rounds);
   std::atomic<std::size_t> at_once{0};
   const std::thread::id registrar = std::this_thread::get_id();
+  // A random pause between submit and on_done, balanced so that registration and completion
+  // each come first about half the time: they keep meeting close to the completion.
+  weft_test::race_balancer balance(weft_test::seed());
   weft::thread_pool pool{GetParam().threads};
   for (std::size_t i = 0; i < rounds; ++i) {
     weft::future<std::size_t> f = pool.submit([i] { return i; });
-    f.on_done([&runs, &at_once, registrar, i] {
+    balance.pause();
+    bool ran_here = false;
+    f.on_done([&runs, &at_once, &ran_here, registrar, i] {
       runs[i].fetch_add(1, std::memory_order_relaxed);
       if (std::this_thread::get_id() == registrar) {
+        ran_here = true;
         at_once.fetch_add(1, std::memory_order_relaxed);
       }
     });
+    balance.record(!ran_here);  // registered before completion: early
   }
   pool.wait();
   std::size_t wrong = 0;
@@ -414,7 +463,9 @@ constexpr std::uintptr_t completion_stack_bound = 256 * 1024;
   return reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
 }
 
-std::uintptr_t distance(std::uintptr_t a, std::uintptr_t b) { return a > b ? a - b : b - a; }
+std::uintptr_t distance(std::uintptr_t a, std::uintptr_t b) {
+  return a > b ? a - b : b - a;
+}
 
 TEST(ThenChain, TenThousandDeepChainCompletes) {
   std::vector<std::uintptr_t> positions(chain_depth);
@@ -527,9 +578,8 @@ TEST(OnDone, AMillionCallbacksOnOneFutureAllRunOnce) {
   start.open();
   ASSERT_TRUE(f.wait_for(event_timeout));
   pool.wait();
-  const auto not_once = std::count_if(runs.begin(), runs.end(), [](unsigned char r) {
-    return r != 1;
-  });
+  const auto not_once =
+      std::count_if(runs.begin(), runs.end(), [](unsigned char r) { return r != 1; });
   EXPECT_EQ(not_once, 0) << "callbacks that did not run exactly once";
 }
 

@@ -34,7 +34,28 @@ class ErrorHierarchy : public ::testing::Test {};
 using error_types = ::testing::Types<weft::pool_shutdown, weft::queue_full, weft::timeout_error,
                                      weft::cancelled_error, weft::queue_closed, weft::broken_pool,
                                      weft::usage_error>;
-TYPED_TEST_SUITE(ErrorHierarchy, error_types);
+// Names the typed tests after the error type (PoolShutdown, QueueFull, ...).
+struct error_type_name {
+  template <typename E>
+  static std::string GetName(int /*index*/) {
+    if constexpr (std::is_same_v<E, weft::pool_shutdown>) {
+      return "PoolShutdown";
+    } else if constexpr (std::is_same_v<E, weft::queue_full>) {
+      return "QueueFull";
+    } else if constexpr (std::is_same_v<E, weft::timeout_error>) {
+      return "TimeoutError";
+    } else if constexpr (std::is_same_v<E, weft::cancelled_error>) {
+      return "CancelledError";
+    } else if constexpr (std::is_same_v<E, weft::queue_closed>) {
+      return "QueueClosed";
+    } else if constexpr (std::is_same_v<E, weft::broken_pool>) {
+      return "BrokenPool";
+    } else {
+      return "UsageError";
+    }
+  }
+};
+TYPED_TEST_SUITE(ErrorHierarchy, error_types, error_type_name);
 
 TYPED_TEST(ErrorHierarchy, DerivesFromWeftErrorAndRuntimeError) {
   static_assert(std::is_base_of_v<weft::error, TypeParam>);
@@ -125,8 +146,7 @@ TEST(ErrorMessages, SubmitAfterShutdownNamesTheCallThePoolAndTheRemedy) {
 TEST(ErrorMessages, EmptyCallableSaysEmpty) {
   weft::thread_pool pool{1};
   void (*null_function)() = nullptr;
-  const std::string submit =
-      message_of<weft::usage_error>([&] { pool.submit(null_function); });
+  const std::string submit = message_of<weft::usage_error>([&] { pool.submit(null_function); });
   expect_well_formed(submit, "weft::thread_pool::submit");
   EXPECT_NE(submit.find("empty"), std::string::npos) << submit;
 
@@ -205,8 +225,9 @@ TEST(ErrorMessages, FutureErrorsNameTheCallAndTheState) {
   release.count_down();
   auto value = pool.submit([] { return 5; });
   EXPECT_EQ(std::move(value).get(), 5);
-  const std::string moved =
-      message_of<weft::usage_error>([&] { static_cast<void>(value.get()); });
+  // get() after the move-out is the misuse under test.
+  // NOLINTNEXTLINE(bugprone-use-after-move)
+  const std::string moved = message_of<weft::usage_error>([&] { static_cast<void>(value.get()); });
   expect_well_formed(moved, "weft::future::get");
   EXPECT_NE(moved.find("moved out"), std::string::npos) << moved;
   blocker.get();

@@ -5,8 +5,6 @@
 //
 // Tasks are held at known points with gates (support/task_gates.hpp), never with sleeps.
 
-#include <weft/future.hpp>
-
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -26,6 +24,7 @@
 #include "support/task_gates.hpp"
 #include "support/test_support.hpp"
 #include <weft/error.hpp>
+#include <weft/future.hpp>
 #include <weft/this_worker.hpp>
 #include <weft/thread_pool.hpp>
 
@@ -46,8 +45,7 @@ class derived_error : public test_error {
 };
 
 bool is_done_state(future_state s) {
-  return s == future_state::succeeded || s == future_state::failed ||
-         s == future_state::cancelled;
+  return s == future_state::succeeded || s == future_state::failed || s == future_state::cancelled;
 }
 
 // C3: the four observers agree with `expected`.
@@ -180,9 +178,8 @@ TEST_P(FutureOnPool, FailedTasksAreCountedAndThePoolKeepsWorking) {
   EXPECT_EQ(after.failed - before.failed, static_cast<std::uint64_t>(failures));
   EXPECT_EQ(after.threads, threads);
   // Every worker is still alive and takes tasks: all of them run one at the same time.
-  const auto indices = weft_test::on_every_worker(pool, threads, [threads] {
-    return weft::this_worker::index().value_or(threads + 1);
-  });
+  const auto indices = weft_test::on_every_worker(
+      pool, threads, [threads] { return weft::this_worker::index().value_or(threads + 1); });
   ASSERT_TRUE(indices.has_value()) << "not every worker survived the failures";
   EXPECT_EQ(pool.submit([] { return 7; }).get(), 7);
 }
@@ -312,8 +309,7 @@ void expect_every_member_rejects(weft::future<int>& f) {
                  "weft::future::wait_until");
   expect_invalid([&] { static_cast<void>(f.exception()); }, "weft::future::exception");
   expect_invalid([&] { f.on_done([] {}); }, "weft::future::on_done");
-  expect_invalid([&] { static_cast<void>(f.then([](int v) { return v; })); },
-                 "weft::future::then");
+  expect_invalid([&] { static_cast<void>(f.then([](int v) { return v; })); }, "weft::future::then");
 }
 
 TEST(FutureInvalid, DefaultConstructedRejectsEveryUse) {
@@ -358,7 +354,8 @@ struct tracked_result {
 TEST(FutureSharing, StateIsFreedWhenTheLastHandleAndTheTaskAreGone) {
   weft::thread_pool pool{2};
   std::weak_ptr<int> watch;
-  weft::future<tracked_result> f = pool.submit([] { return tracked_result{std::make_shared<int>(1)}; });
+  weft::future<tracked_result> f =
+      pool.submit([] { return tracked_result{std::make_shared<int>(1)}; });
   weft::future<tracked_result> copy = f;
   watch = f.get().token;
   pool.wait();  // the task and its queue entry are done with the state

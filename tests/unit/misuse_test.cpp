@@ -64,7 +64,8 @@ TEST_P(PoolMisuse, WaitAndJoinFromOwnWorkerThrowUsageErrorAtOnce) {
   });
   const self_wait_outcome& out = outcome.get();
   EXPECT_EQ(out.refused, (std::vector<std::string>{"wait", "wait_for", "join", "join_for"}));
-  EXPECT_TRUE(out.not_refused.empty()) << "not refused: " << ::testing::PrintToString(out.not_refused);
+  EXPECT_TRUE(out.not_refused.empty())
+      << "not refused: " << ::testing::PrintToString(out.not_refused);
   EXPECT_LT(out.took, weft_test::scaled(at_once_bound)) << "the misuse was not reported at once";
   // The refused calls left the pool intact: it still runs tasks and shuts down normally.
   EXPECT_EQ(pool.submit([] { return 8; }).get(), 8);
@@ -85,7 +86,8 @@ TEST_P(PoolMisuse, WaitingOnAnotherPoolFromAWorkerIsAllowed) {
   EXPECT_EQ(result.get(), 3);
 }
 
-INSTANTIATE_TEST_SUITE_P(PoolSizes, PoolMisuse, ::testing::ValuesIn(weft_test::standard_pool_sizes()),
+INSTANTIATE_TEST_SUITE_P(PoolSizes, PoolMisuse,
+                         ::testing::ValuesIn(weft_test::standard_pool_sizes()),
                          weft_test::pool_size_name);
 
 // Runs in the death test's child: a task deletes its own pool. The destructor must abort; if

@@ -145,6 +145,7 @@ TEST_P(PoolHooks, ThrowingThreadStartBreaksThePool) {
       .on_error = errors.handler(),
   }};
   std::vector<weft::future<int>> futures;
+  futures.reserve(queued_tasks);
   for (int i = 0; i < queued_tasks; ++i) {
     futures.push_back(pool.submit([&ran, i] {
       ran[static_cast<std::size_t>(i)].fetch_add(1, std::memory_order_relaxed);
@@ -174,8 +175,8 @@ TEST_P(PoolHooks, ThrowingThreadStartBreaksThePool) {
   const weft::pool_stats s = pool.stats();
   EXPECT_EQ(s.completed, 0U);
   EXPECT_EQ(s.completed + s.failed + s.cancelled + s.rejected, queued_tasks + 2U)
-      << "completed " << s.completed << ", failed " << s.failed << ", cancelled "
-      << s.cancelled << ", rejected " << s.rejected;
+      << "completed " << s.completed << ", failed " << s.failed << ", cancelled " << s.cancelled
+      << ", rejected " << s.rejected;
   EXPECT_EQ(s.queued, 0U);
   EXPECT_EQ(s.running, 0U);
 }
@@ -210,7 +211,8 @@ TEST_P(PoolHooks, ThrowingThreadExitGoesToOnErrorAndOtherWorkersExit) {
       << "threads left behind: " << weft_test::thread_count() << " vs " << baseline;
 }
 
-INSTANTIATE_TEST_SUITE_P(PoolSizes, PoolHooks, ::testing::ValuesIn(weft_test::standard_pool_sizes()),
+INSTANTIATE_TEST_SUITE_P(PoolSizes, PoolHooks,
+                         ::testing::ValuesIn(weft_test::standard_pool_sizes()),
                          weft_test::pool_size_name);
 
 TEST(PoolHooksSingle, OneFailingStartHookBreaksTheWholePool) {

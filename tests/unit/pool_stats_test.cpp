@@ -35,8 +35,8 @@ TEST_P(PoolStats, ThreadCountersMatchTheConfiguredSize) {
   const weft::pool_stats s = pool.stats();
   EXPECT_EQ(s.threads, threads);
   EXPECT_EQ(s.largest_threads, threads);
-  EXPECT_TRUE(weft_test::wait_until([&] { return pool.stats().idle_threads == threads; },
-                                    settle_bound))
+  EXPECT_TRUE(
+      weft_test::wait_until([&] { return pool.stats().idle_threads == threads; }, settle_bound))
       << "an idle pool reports " << pool.stats().idle_threads << " idle of " << threads;
 }
 
@@ -48,8 +48,8 @@ TEST_P(PoolStats, CountersAddUpToAllSubmissionsAtRest) {
   constexpr std::uint64_t cancelled_by_pool = 35;
   constexpr std::uint64_t refused = 3;
 
-  weft::thread_pool pool{weft::pool_options{
-      .threads = threads, .on_error = [](const std::exception_ptr&) {}}};
+  weft::thread_pool pool{
+      weft::pool_options{.threads = threads, .on_error = [](const std::exception_ptr&) {}}};
   // Occupy every worker so that the tasks queued next stay queued until cancelled.
   std::latch release{1};
   std::atomic<std::size_t> blocked{0};
@@ -90,8 +90,8 @@ TEST_P(PoolStats, CountersAddUpToAllSubmissionsAtRest) {
   }
   pool.join();
   s = pool.stats();
-  const std::uint64_t all = threads + succeeding + throwing + cancelled_by_future +
-                            cancelled_by_pool + refused;
+  const std::uint64_t all =
+      threads + succeeding + throwing + cancelled_by_future + cancelled_by_pool + refused;
   EXPECT_EQ(s.completed, threads + succeeding) << "blockers and plain tasks";
   EXPECT_EQ(s.failed, throwing);
   EXPECT_EQ(s.cancelled, cancelled_by_future + cancelled_by_pool);
@@ -130,7 +130,8 @@ TEST_P(PoolStats, QueuedAndRunningReflectBlockedWork) {
   EXPECT_EQ(rest.completed, threads + waiting);
 }
 
-INSTANTIATE_TEST_SUITE_P(PoolSizes, PoolStats, ::testing::ValuesIn(weft_test::standard_pool_sizes()),
+INSTANTIATE_TEST_SUITE_P(PoolSizes, PoolStats,
+                         ::testing::ValuesIn(weft_test::standard_pool_sizes()),
                          weft_test::pool_size_name);
 
 }  // namespace

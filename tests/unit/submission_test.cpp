@@ -39,7 +39,9 @@ namespace {
 
 using weft_test::pool_size;
 
-int triple(int x) { return 3 * x; }
+int triple(int x) {
+  return 3 * x;
+}
 
 struct widget {
   int base = 0;
@@ -107,9 +109,9 @@ TEST(Submission, RunsEveryCallableKindWithItsArguments) {
 TEST(Submission, MemberFunctionPointerActsOnTheGivenObject) {
   weft::thread_pool pool{1};
   widget w{0};
-  pool.submit(&widget::bump, &w).get();             // through a pointer: the caller's object
-  pool.submit(&widget::bump, std::ref(w)).get();    // through std::ref: the caller's object
-  pool.submit(&widget::bump, w).get();              // by value: a copy
+  pool.submit(&widget::bump, &w).get();           // through a pointer: the caller's object
+  pool.submit(&widget::bump, std::ref(w)).get();  // through std::ref: the caller's object
+  pool.submit(&widget::bump, w).get();            // by value: a copy
   EXPECT_EQ(w.base, 2);
 }
 
@@ -117,7 +119,10 @@ TEST(Submission, ArgumentsAreDecayCopiedNotReferenced) {
   weft::thread_pool pool{1};
   const std::string original = "payload";
   auto same_object = pool.submit(
-      [&original](const std::string& s) { return std::pair{&s == &original, s}; }, original);
+      [&original](const std::string& s) {
+        return std::pair{&s == &original, s};
+      },
+      original);
   const auto& [aliased, value] = same_object.get();
   EXPECT_FALSE(aliased) << "an lvalue argument must be copied into the task";
   EXPECT_EQ(value, "payload");
@@ -127,8 +132,8 @@ TEST(Submission, MoveOnlyCallablesArgumentsAndResults) {
   weft::thread_pool pool{2};
   auto owned = std::make_unique<int>(4);
   auto callable = pool.submit([p = std::move(owned)] { return *p * 10; });
-  auto argument = pool.submit([](std::unique_ptr<int> p) { return *p + 1; },
-                              std::make_unique<int>(8));
+  auto argument =
+      pool.submit([](std::unique_ptr<int> p) { return *p + 1; }, std::make_unique<int>(8));
   auto result = pool.submit([] { return std::make_unique<std::string>("moved out"); });
   EXPECT_EQ(callable.get(), 40);
   EXPECT_EQ(argument.get(), 9);
@@ -195,13 +200,15 @@ TEST(Submission, CapturesAreDestroyedBeforeGetReturns) {
 
     auto shared_failing = std::make_shared<int>(round);
     const std::weak_ptr<int> watch_failing = shared_failing;
-    auto bad = pool.submit([s = std::move(shared_failing)]() -> int { throw std::runtime_error("x"); });
+    auto bad =
+        pool.submit([s = std::move(shared_failing)]() -> int { throw std::runtime_error("x"); });
     EXPECT_THROW(static_cast<void>(bad.get()), std::runtime_error);
     ASSERT_TRUE(watch_failing.expired()) << "round " << round << ": capture of a failed task alive";
   }
 }
 
-// ---- B5: post exactly once; errors to on_error exactly once --------------------------------------
+// ---- B5: post exactly once; errors to on_error exactly once
+// --------------------------------------
 
 TEST(Submission, PostRunsOnceAndEachThrowReachesOnErrorOnce) {
   constexpr int plain = 2000;
@@ -315,6 +322,7 @@ TEST(Submission, SubmitEachReturnsFuturesInInputOrder) {
 TEST(Submission, SubmitEachMovesElementsOfAnRvalueRange) {
   weft::thread_pool pool{2};
   std::vector<std::unique_ptr<int>> boxes;
+  boxes.reserve(10);
   for (int i = 0; i < 10; ++i) {
     boxes.push_back(std::make_unique<int>(i));
   }
@@ -342,7 +350,7 @@ class SubmissionBySize : public ::testing::TestWithParam<pool_size> {};
 
 TEST_P(SubmissionBySize, EveryTaskFromManyProducersRunsExactlyOnce) {
   constexpr std::size_t producers = 8;
-  const std::size_t per_producer = weft_test::iterations<std::size_t>(125'000, 12'500);
+  const auto per_producer = weft_test::iterations<std::size_t>(125'000, 12'500);
   const std::size_t total = producers * per_producer;
   // Every 64th future is kept and checked; the rest are dropped at once (the task still runs).
   constexpr std::size_t keep_every = 64;

@@ -9,8 +9,6 @@
 //   thread behind.
 // - wait()/wait_for() block until the pool is idle and leave it usable.
 
-#include <pthread.h>
-
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -22,6 +20,7 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <pthread.h>
 
 #include "support/pool_helpers.hpp"
 #include "support/test_support.hpp"

@@ -19,8 +19,8 @@ namespace detail {
 }  // namespace weft
 
 #if WEFT_HARDENED || !defined(NDEBUG)
-#define WEFT_ASSERT(cond, message)                                                  \
-  ((cond) ? static_cast<void>(0)                                                    \
+#define WEFT_ASSERT(cond, message) \
+  ((cond) ? static_cast<void>(0)   \
           : ::weft::detail::assertion_failed(#cond, message, __FILE__, __LINE__))
 #else
 #define WEFT_ASSERT(cond, message) static_cast<void>(0)

@@ -15,9 +15,9 @@
  *
  * Shared state.
  *   word_      uint32: bits 0-2 future_state, or `completing` (5: a canceller or failer won the
- *              transition and is writing the outcome; observers see `pending`); bit 3 waiters (a thread may block on the word);
- *              bit 4 moved (the value was moved out); bit 5 queued (the state has a queue entry).
- *   refs_      uint32 reference count: future handles, the queue entry, callbacks.
+ *              transition and is writing the outcome; observers see `pending`); bit 3 waiters (a
+ * thread may block on the word); bit 4 moved (the value was moved out); bit 5 queued (the state has
+ * a queue entry). refs_      uint32 reference count: future handles, the queue entry, callbacks.
  *   callbacks_ pointer: a lock-free stack of callback nodes, or `closed` once done.
  *   error_, the value, the callable: plain data, owned per the transition rules below.
  *
@@ -31,7 +31,13 @@
  *   F4 wait: load the word (acquire); if not done, set the waiters bit with a CAS and block on
  *      the word's value (futex); re-check on every wake-up.
  *   F5 add_callback: push onto the stack with a CAS unless it is `closed`; if closed, run the
- *      callback at once on the calling thread.
+ *      callback at once on the calling thread. If the state is already done but the stack is
+ *      not yet closed (the completer is between F2's publication and its exchange), wait for
+ *      the close first: a caller that saw the future done must get the callback run at once.
+ *   F7 settle: cancel() from outside the pool sets the settled bit when it is done with the
+ *      pool (counting, callbacks). A worker that pops the entry of a cancelled state waits for
+ *      that bit before dropping it, so the pool cannot go idle, join and be destroyed while the
+ *      cancelling thread still uses it.
  *   F6 completion is trampolined per thread: a callback that completes another state (a then()
  *      chain) queues that state's callbacks on a thread-local list instead of recursing.
  *
@@ -53,8 +59,10 @@
  *   refs_ — add: relaxed (the caller already holds a reference); release: acq_rel, so the
  *     thread that deletes the state sees every other holder's writes.
  *
- * Verification. tests/unit/future_test.cpp (states, timeouts, callbacks vs completion races
- * 10^5, 10,000-deep then() chains), tests/unit/cancellation_test.cpp (cancel vs start 10^5).
+ * Verification. tests/unit/future_test.cpp (states, values, sharing), future_wait_test.cpp
+ * (timed waits, many waiters), continuation_test.cpp (F5 vs F2: registration racing completion
+ * 10^5, a done future's callback at once; F6: 10,000-deep then() chains without recursion),
+ * cancellation_test.cpp (F1 vs F3: cancel vs start 10^5), cooperative_wait_test.cpp (helping).
  */
 
 #include <atomic>
@@ -121,6 +129,8 @@ class state_base : public task_node {
   static constexpr std::uint32_t waiters_bit = 0x8;
   static constexpr std::uint32_t moved_bit = 0x10;
   static constexpr std::uint32_t queued_bit = 0x20;
+  /// Set by cancel() once it no longer touches the pool (see await_settled()).
+  static constexpr std::uint32_t settled_bit = 0x40;
   /// Internal state value: the outcome is being written by a canceller or failer.
   static constexpr auto completing = static_cast<future_state>(5);
 
@@ -201,6 +211,10 @@ class state_base : public task_node {
   bool try_transition(future_state from, future_state to) noexcept;
   /// Step F2's publication: final state, wake waiters, run callbacks.
   void publish(future_state final) noexcept;
+  /// Step F7, canceller side.
+  void settle() noexcept;
+  /// Step F7, worker side: waits until a cancellation in progress has settled.
+  void await_settled() const noexcept;
 
   std::exception_ptr error_;
 
@@ -258,7 +272,9 @@ class bound_call {
 
   decltype(auto) operator()() {
     return std::apply(
-        [this](auto&... a) -> decltype(auto) { return std::invoke(std::move(f_), std::move(a)...); },
+        [this](auto&... a) -> decltype(auto) {
+          return std::invoke(std::move(f_), std::move(a)...);
+        },
         args_);
   }
   decltype(auto) operator()(std::stop_token token) {

@@ -33,7 +33,8 @@
  *   S2 announce: under m_, push self on idle_, word = parked, sleepers_ += 1 (seq_cst RMW).
  *   S3 re-check: every queue, with seq_cst loads, and the stop flag.
  *      Work or stop seen: cancel_announce: if still on idle_, remove self and sleepers_ -= 1
- *      (not searching); else a waker took us (we count as searching).
+ *      (not searching; on work, try_begin_search again, so that taking the work runs S1's
+ *      chain wake); else a waker took us (we count as searching).
  *      Nothing seen: park: block on the word until it is no longer `parked`.
  *   S4 woken: the worker counts as a searcher (the waker counted it) and goes to S1's loop.
  *   X1 wake_all: under m_, pop every announced worker as in W2, then wake them all.
@@ -111,8 +112,8 @@ class basic_sleep_controller {
   /// Prepares slots for `workers` workers.
   explicit basic_sleep_controller(std::size_t workers)
       : slots_(std::make_unique<slot[]>(workers)),
-        max_searching_(static_cast<std::uint32_t>(
-            (workers + searching_divisor - 1) / searching_divisor)) {
+        max_searching_(
+            static_cast<std::uint32_t>((workers + searching_divisor - 1) / searching_divisor)) {
     if (max_searching_ == 0) {
       max_searching_ = 1;
     }
@@ -163,7 +164,7 @@ class basic_sleep_controller {
     idle_.push_back(w);
     in_stack_[w] = true;
     slots_[w].word.store(parked, std::memory_order_relaxed);  // read by w itself, or under m_
-    sleepers_.fetch_add(1, std::memory_order_seq_cst);      // C in the proof
+    sleepers_.fetch_add(1, std::memory_order_seq_cst);        // C in the proof
     m_.unlock();
   }
 

@@ -63,8 +63,9 @@ class task {
   explicit task(task_node* node) noexcept : ops_(&node_ops) { ::new (storage_) task_node*(node); }
 
   /// Stores `f` (decay-copied), inline when it fits.
-  template <class F, class D = std::decay_t<F>,
-            std::enable_if_t<!std::is_same_v<D, task> && !std::is_convertible_v<D, task_node*>, int> = 0>
+  template <
+      class F, class D = std::decay_t<F>,
+      std::enable_if_t<!std::is_same_v<D, task> && !std::is_convertible_v<D, task_node*>, int> = 0>
   explicit task(F&& f) {
     if constexpr (fits_inline<D>) {
       ::new (storage_) D(std::forward<F>(f));
@@ -147,22 +148,21 @@ class task {
   }
 
   template <class D>
-  static constexpr ops inline_ops{
-      [](void* s, std::exception_ptr& error) noexcept {
-        D* f = std::launder(static_cast<D*>(s));
-        const run_outcome outcome = invoke_guarded(*f, error);
-        f->~D();
-        return outcome;
-      },
-      [](void* s, const std::exception_ptr&) noexcept {
-        std::launder(static_cast<D*>(s))->~D();
-        return true;
-      },
-      [](void* dst, void* src) noexcept {
-        D* from = std::launder(static_cast<D*>(src));
-        ::new (dst) D(std::move(*from));
-        from->~D();
-      }};
+  static constexpr ops inline_ops{[](void* s, std::exception_ptr& error) noexcept {
+                                    D* f = std::launder(static_cast<D*>(s));
+                                    const run_outcome outcome = invoke_guarded(*f, error);
+                                    f->~D();
+                                    return outcome;
+                                  },
+                                  [](void* s, const std::exception_ptr&) noexcept {
+                                    std::launder(static_cast<D*>(s))->~D();
+                                    return true;
+                                  },
+                                  [](void* dst, void* src) noexcept {
+                                    D* from = std::launder(static_cast<D*>(src));
+                                    ::new (dst) D(std::move(*from));
+                                    from->~D();
+                                  }};
 
   template <class D>
   static constexpr ops boxed_ops{

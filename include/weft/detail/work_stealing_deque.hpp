@@ -126,7 +126,7 @@ class work_stealing_deque {
       return nullptr;
     }
     const std::int64_t b = bottom_.load(std::memory_order_relaxed) - 1;  // owner's own value
-    ring* r = ring_.load(std::memory_order_relaxed);                    // owner's own value
+    ring* r = ring_.load(std::memory_order_relaxed);                     // owner's own value
     bottom_.store(b, std::memory_order_seq_cst);  // store-load pair with steal()
     std::int64_t t = top_.load(std::memory_order_seq_cst);
     if (t > b) {
@@ -152,7 +152,7 @@ class work_stealing_deque {
     if (t >= b) {
       return steal_status::empty;
     }
-    ring* r = ring_.load(std::memory_order_acquire);  // pairs with the release in grow()
+    ring* r = ring_.load(std::memory_order_acquire);    // pairs with the release in grow()
     T item = r->at(t).load(std::memory_order_relaxed);  // valid only if the CAS below wins (I3)
     if (!top_.compare_exchange_strong(t, t + 1, std::memory_order_seq_cst,
                                       std::memory_order_relaxed)) {
@@ -177,9 +177,7 @@ class work_stealing_deque {
   struct ring {
     explicit ring(std::size_t capacity)
         : mask(capacity - 1), slots(std::make_unique<atomic<T>[]>(capacity)) {}
-    atomic<T>& at(std::int64_t index) {
-      return slots[static_cast<std::size_t>(index) & mask];
-    }
+    atomic<T>& at(std::int64_t index) { return slots[static_cast<std::size_t>(index) & mask]; }
     std::size_t mask;
     std::unique_ptr<atomic<T>[]> slots;
   };
@@ -192,7 +190,7 @@ class work_stealing_deque {
       bigger->at(i).store(old->at(i).load(std::memory_order_relaxed), std::memory_order_relaxed);
     }
     ring* r = bigger.get();
-    rings_.push_back(std::move(bigger));         // old rings stay alive (thieves may read them)
+    rings_.push_back(std::move(bigger));        // old rings stay alive (thieves may read them)
     ring_.store(r, std::memory_order_release);  // pairs with the acquire in steal()
     return r;
   }
