@@ -21,9 +21,10 @@
 // parking_scope member.
 //
 // <relacy/relacy.hpp> defines macros that would rewrite weft's headers (memory_order_relaxed,
-// new, delete, malloc, free, ...). They are undefined below, so include order does not matter and
-// the engine's own allocations stay ordinary ones (Relacy does not track them; the model tests do
-// not rely on its leak check).
+// new, delete, malloc, free, ...). They are undefined below, so that the engine's own allocations
+// stay ordinary ones (Relacy does not track them; the model tests do not rely on its leak check).
+// Its other macros (pthread_*, sem_*, errno, ...) still break system headers included after it:
+// include this header after every other one.
 
 #pragma once
 
@@ -56,8 +57,12 @@
 // delete expression calls the sized forms, whose library versions would free Relacy's blocks
 // with std::free; route them to Relacy's. Replacement functions: each model program is one
 // translation unit, so this header is included once per program.
-void operator delete(void* p, std::size_t) noexcept { ::operator delete(p); }
-void operator delete[](void* p, std::size_t) noexcept { ::operator delete[](p); }
+void operator delete(void* p, std::size_t) noexcept {
+  ::operator delete(p);
+}
+void operator delete[](void* p, std::size_t) noexcept {
+  ::operator delete[](p);
+}
 
 namespace weft_model {
 
@@ -99,8 +104,7 @@ class model_atomic {
   T load(std::memory_order mo = std::memory_order_seq_cst, loc l = loc::current()) const {
     return a_.load(to_rl(mo), here(l));
   }
-  void store(T value, std::memory_order mo = std::memory_order_seq_cst,
-             loc l = loc::current()) {
+  void store(T value, std::memory_order mo = std::memory_order_seq_cst, loc l = loc::current()) {
     a_.store(value, to_rl(mo), here(l));
   }
   T exchange(T value, std::memory_order mo = std::memory_order_seq_cst, loc l = loc::current()) {
@@ -113,8 +117,8 @@ class model_atomic {
   }
   bool compare_exchange_strong(T& expected, T desired, std::memory_order success,
                                std::memory_order failure, loc l = loc::current()) {
-    return a_.compare_exchange_strong(expected, desired, to_rl(success), here(l),
-                                      to_rl(failure), here(l));
+    return a_.compare_exchange_strong(expected, desired, to_rl(success), here(l), to_rl(failure),
+                                      here(l));
   }
   bool compare_exchange_weak(T& expected, T desired,
                              std::memory_order mo = std::memory_order_seq_cst,
@@ -277,8 +281,8 @@ bool run(const char* name, const char* invariant, rl::test_params params) {
   }
   params.progress_stream = &null_stream();
   override_search(params);
-  std::cout << "=== " << name << "\n    invariant: " << invariant << "\n    search: "
-            << rl::format(params.search_type);
+  std::cout << "=== " << name << "\n    invariant: " << invariant
+            << "\n    search: " << rl::format(params.search_type);
   if (params.search_type == rl::sched_bound) {
     std::cout << ", context bound " << params.context_bound;
   }

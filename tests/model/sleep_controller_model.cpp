@@ -20,21 +20,23 @@
 // Negative controls. Each protocol rule the models rely on is also run with the rule removed
 // (protocol_rules below), and Relacy must then report a deadlock; this proves that the models
 // can see the bug they guard against. When the controller itself was mutated in a scratch copy
-// of the header, the models failed as follows (bound 2 unless noted):
-//   - announce(): sleepers_ += 1 relaxed instead of seq_cst: "publish vs park" deadlocks (the
-//     publisher's load of sleepers_ misses the announcement while the worker's re-check misses
-//     the work);
-//   - notify_one(): loads of searching_/sleepers_ relaxed: "publish vs park" deadlocks;
-//   - cancel_announce() without its sleepers_ -= 1: the accounting check fails (sleepers_ != 0
-//     at the end);
-//   - wake_some() without searching_ += 1 on the woken worker's behalf: the accounting check
-//     fails (searching_ underflows);
-//   - wake_some() returning after the first batch while workers remain (wake_all waking one):
-//     "stop vs park, 2 workers" deadlocks.
+// of its header, these models (with the searches below) failed as follows:
+//   - announce(): sleepers_ += 1 relaxed instead of seq_cst: (a) and (d) deadlock (the
+//     publisher's load of sleepers_ misses the announcement while the re-check misses the work);
+//   - notify_one(): its loads of searching_ and sleepers_ relaxed: (a), (c) and (d) deadlock;
+//   - end_search(): relaxed instead of seq_cst: (a), (c) and (d) deadlock;
+//   - cancel_announce() without its sleepers_ -= 1: every model's accounting check fails;
+//   - wake_some() without searching_ += 1 on the woken worker's behalf: every model's
+//     accounting check fails (searching_ underflows);
+//   - wake_all() waking a single worker: "(b) stop vs park, 2 workers" deadlocks.
 //
-// Searches: models with 2 threads are searched exhaustively, those with 3 threads with the
-// context-bound scheduler (Relacy's fair tree search limited to N preemptions). Each run prints
-// its search and the number of executions explored.
+// Searches (about a minute in all at -O2): "(b) stop vs park, 1 worker" exhaustively (3.3 million
+// executions); "(a) publish vs park" with the context-bound scheduler at bound 6 (every execution
+// with at most 6 preemptions, 1.05 million; the exhaustive search, 106 million executions in
+// 5 minutes, also passed); the 3-thread models at bound 3 ((b) with 2 workers, (d)) or 2 ((c)); the
+// negative controls at bound 2 (they stop at the first deadlock). Each run prints its search,
+// the executions explored and the time. WEFT_MODEL_SEARCH=full|bound:<n>|random:<n> replaces
+// every search (soak runs); a first argument runs only the models whose name contains it.
 //
 // Exit status: 0 if every model gave its expected result, 1 otherwise.
 
@@ -45,6 +47,7 @@
 
 #include <weft/detail/sleep_controller.hpp>
 
+// Last: Relacy's macros would rewrite system headers included after it.
 #include "relacy_policy.hpp"
 
 namespace {
@@ -231,10 +234,9 @@ struct publish_vs_park
 // Invariant: every worker (1 or 2) running the park protocol exits when a stopper stores the
 // stop flag (seq_cst) and calls wake_all, whatever the interleaving; the accounting ends at 0.
 template <std::size_t Workers, bool Recheck>
-struct stop_vs_park
-    : rl::test_suite<stop_vs_park<Workers, Recheck>, Workers + 1,
-                     Recheck ? rl::test_result_success : rl::test_result_deadlock>,
-      model_pool<Workers> {
+struct stop_vs_park : rl::test_suite<stop_vs_park<Workers, Recheck>, Workers + 1,
+                                     Recheck ? rl::test_result_success : rl::test_result_deadlock>,
+                      model_pool<Workers> {
   stop_vs_park() { this->rules.recheck = Recheck; }
 
   void thread(unsigned index) {
@@ -289,11 +291,10 @@ struct two_workers_two_publishes : rl::test_suite<two_workers_two_publishes, 3>,
 // ended its search, announced, saw the work in S3, withdrew as a non-searcher and so took unit 1
 // without a chain wake, leaving unit 2 next to parked worker 0 (Relacy found it at bound 2).
 template <bool ChainWake, bool RejoinSearch>
-struct chain_wake
-    : rl::test_suite<chain_wake<ChainWake, RejoinSearch>, 3,
-                     ChainWake && RejoinSearch ? rl::test_result_success
-                                               : rl::test_result_deadlock>,
-      model_pool<2> {
+struct chain_wake : rl::test_suite<chain_wake<ChainWake, RejoinSearch>, 3,
+                                   ChainWake && RejoinSearch ? rl::test_result_success
+                                                             : rl::test_result_deadlock>,
+                    model_pool<2> {
   rendezvous both_started;
 
   chain_wake() {
@@ -347,9 +348,9 @@ int main(int argc, char** argv) {
     weft_model::filter = argv[1];
   }
   bool ok = true;
-  ok &= run<publish_vs_park<true>>(
-      "(a) publish vs park", "the worker never stays parked while the unit is visible",
-      context_bound(6));
+  ok &= run<publish_vs_park<true>>("(a) publish vs park",
+                                   "the worker never stays parked while the unit is visible",
+                                   context_bound(6));
   ok &= run<stop_vs_park<1, true>>("(b) stop vs park, 1 worker",
                                    "the worker exits after stop + wake_all", exhaustive());
   ok &= run<stop_vs_park<2, true>>("(b) stop vs park, 2 workers",
@@ -357,12 +358,10 @@ int main(int argc, char** argv) {
   ok &= run<two_workers_two_publishes>("(c) two workers, two publishes",
                                        "both units run exactly once; accounting ends at zero",
                                        context_bound(2));
-  ok &= run<chain_wake<true, true>>("(d) chain wake",
-                                    "two units that need two workers both get one",
-                                    context_bound(3));
+  ok &= run<chain_wake<true, true>>(
+      "(d) chain wake", "two units that need two workers both get one", context_bound(3));
   ok &= run<publish_vs_park<false>>("negative control: (a) without the S3 re-check",
-                                          "must deadlock (lost wake-up)",
-                                          negative(context_bound(2)));
+                                    "must deadlock (lost wake-up)", negative(context_bound(2)));
   ok &= run<stop_vs_park<1, false>>("negative control: (b) without the S3 re-check",
                                     "must deadlock (lost stop)", negative(context_bound(2)));
   ok &= run<chain_wake<false, true>>("negative control: (d) without the chain wake",

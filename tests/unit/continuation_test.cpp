@@ -324,7 +324,11 @@ using then_case = std::tuple<outcome, form, behaviour, registered>;
 class ThenOutcome : public ::testing::TestWithParam<then_case> {};
 
 TEST_P(ThenOutcome, DependentFollowsTheContract) {
-  const auto [source_outcome, fn_form, fn_behaviour, when] = GetParam();
+  // Plain variables, not structured bindings: clang 14 cannot capture bindings in lambdas.
+  const outcome source_outcome = std::get<0>(GetParam());
+  const form fn_form = std::get<1>(GetParam());
+  const behaviour fn_behaviour = std::get<2>(GetParam());
+  const registered when = std::get<3>(GetParam());
   std::atomic<int> fn_runs{0};
   std::atomic<weft::thread_pool*> ran_in{nullptr};
   std::atomic<future_state> seen{future_state::pending};

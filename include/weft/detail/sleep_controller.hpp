@@ -67,7 +67,7 @@
  * searching_divisor), measured with W6 (wake-up latency) and W8 (idle cost).
  *
  * Verification. tests/model/sleep_controller_model.cpp (Relacy: publish vs park, stop vs park,
- * notify-n), tests/unit/sleep_controller_test.cpp, tests/unit/thread_pool_test.cpp
+ * notify-n, chain wake), tests/unit/sleep_controller_test.cpp, tests/unit/thread_pool_test.cpp
  * (ThreadPool.NoMissedWakeUp, H9: 10^5 idle-submit-wait rounds).
  */
 
