@@ -63,48 +63,67 @@ bool injection_queue::push_overflow(task& t, bool bypass_close) {
 }
 
 injection_queue::pop_status injection_queue::pop(task& out) {
-  // relaxed: a hint; the CAS re-validates it and the slot's seq carries the data.
-  std::uint64_t pos = dequeue_pos_.load(std::memory_order_relaxed);
   for (;;) {
-    slot& s = slots_[pos & mask_];
-    // acquire: pairs with the producer's release in push(); the task is fully written.
-    const std::uint64_t seq = s.seq.load(std::memory_order_acquire);
-    const auto diff = static_cast<std::int64_t>(seq - (pos + 1));
-    if (diff == 0) {
-      // seq_cst: one total order with enqueue_pos_ for the pool's idle detection.
-      if (dequeue_pos_.compare_exchange_weak(pos, pos + 1, std::memory_order_seq_cst,
-                                             std::memory_order_relaxed)) {
-        out = std::move(s.item);                                  // Q2; we own the slot (I2)
-        s.seq.store(pos + mask_ + 1, std::memory_order_release);  // free it for the next lap
+    // relaxed: a hint; the CAS re-validates it and the slot's seq carries the data.
+    std::uint64_t pos = dequeue_pos_.load(std::memory_order_relaxed);
+    for (;;) {
+      slot& s = slots_[pos & mask_];
+      // acquire: pairs with the producer's release in push(); the task is fully written.
+      const std::uint64_t seq = s.seq.load(std::memory_order_acquire);
+      const auto diff = static_cast<std::int64_t>(seq - (pos + 1));
+      if (diff == 0) {
+        // seq_cst: one total order with enqueue_pos_ for the pool's idle detection.
+        if (dequeue_pos_.compare_exchange_weak(pos, pos + 1, std::memory_order_seq_cst,
+                                               std::memory_order_relaxed)) {
+          out = std::move(s.item);                                  // Q2; we own the slot (I2)
+          s.seq.store(pos + mask_ + 1, std::memory_order_release);  // free it for the next lap
+          return pop_status::taken;
+        }
+      } else if (diff < 0) {
+        // Not filled. If a producer has claimed this index, its task is coming: say busy.
+        const std::uint64_t tail = enqueue_pos_.load(std::memory_order_seq_cst) & ~closed_bit;
+        if (tail > pos) {
+          return pop_status::busy;
+        }
+        break;
+      } else {
+        pos = dequeue_pos_.load(std::memory_order_relaxed);  // another consumer won; retry
+      }
+    }
+    switch (pop_overflow(out)) {
+      case overflow_pop::taken:
         return pop_status::taken;
-      }
-    } else if (diff < 0) {
-      // Not filled. If a producer has claimed this index, its task is coming: say busy.
-      const std::uint64_t tail = enqueue_pos_.load(std::memory_order_seq_cst) & ~closed_bit;
-      if (tail > pos) {
-        return pop_status::busy;
-      }
-      break;
-    } else {
-      pos = dequeue_pos_.load(std::memory_order_relaxed);  // another consumer won; retry
+      case overflow_pop::empty:
+        return pop_status::empty;
+      case overflow_pop::ring_refilled:
+        break;  // producers filled the ring meanwhile; its tasks are older (Q2): take them first
     }
   }
-  return pop_overflow(out) ? pop_status::taken : pop_status::empty;
 }
 
-bool injection_queue::pop_overflow(task& out) {
+injection_queue::overflow_pop injection_queue::pop_overflow(task& out) {
   // seq_cst: the re-check side of the overflow Dekker pair.
   if (overflow_size_.load(std::memory_order_seq_cst) == 0) {
-    return false;
+    return overflow_pop::empty;
   }
   const unique_lock lock(overflow_mutex_);
   if (overflow_.empty()) {
-    return false;
+    return overflow_pop::empty;
+  }
+  // The ring looked empty before the lock, but a producer may since have filled it and then
+  // spilled its next task into the overflow (Q2). Whatever a producer put in the ring before
+  // pushing the overflow's tasks is visible here (the mutex orders it), so an empty ring now
+  // means no task in the overflow has an older sibling from its producer left in the ring.
+  // seq_cst loads: the same order as the positions' RMWs.
+  const std::uint64_t head = dequeue_pos_.load(std::memory_order_seq_cst);
+  const std::uint64_t tail = enqueue_pos_.load(std::memory_order_seq_cst) & ~closed_bit;
+  if (tail != head) {
+    return overflow_pop::ring_refilled;
   }
   out = std::move(overflow_.front());
   overflow_.pop_front();
   overflow_size_.fetch_sub(1, std::memory_order_seq_cst);  // same order as the increment
-  return true;
+  return overflow_pop::taken;
 }
 
 bool injection_queue::looks_empty() const noexcept {

@@ -223,6 +223,7 @@ TEST(InjectionQueue, FourProducersTwoConsumersDeliverEachTaskExactlyOnce) {
   struct consumer_view {
     int last[producers] = {-1, -1, -1, -1};
     int order_violations = 0;
+    std::string first_violation;
   };
   std::vector<consumer_view> views(consumers);
   thread_local consumer_view* current_view = nullptr;
@@ -240,7 +241,10 @@ TEST(InjectionQueue, FourProducersTwoConsumersDeliverEachTaskExactlyOnce) {
           runs[static_cast<std::size_t>(id)].fetch_add(1, std::memory_order_relaxed);
           consumer_view& v = *current_view;
           if (i <= v.last[p]) {
-            ++v.order_violations;
+            if (v.order_violations++ == 0) {
+              v.first_violation = "producer " + std::to_string(p) + ": task " + std::to_string(i) +
+                                  " after task " + std::to_string(v.last[p]);
+            }
           }
           v.last[p] = i;
         });
@@ -286,7 +290,8 @@ TEST(InjectionQueue, FourProducersTwoConsumersDeliverEachTaskExactlyOnce) {
   EXPECT_EQ(wrong, 0) << bad.str();
   EXPECT_EQ(consumed.load(), total);
   for (int c = 0; c < consumers; ++c) {
-    EXPECT_EQ(views[static_cast<std::size_t>(c)].order_violations, 0) << "consumer " << c;
+    EXPECT_EQ(views[static_cast<std::size_t>(c)].order_violations, 0)
+        << "consumer " << c << ", first: " << views[static_cast<std::size_t>(c)].first_violation;
   }
   EXPECT_TRUE(q.looks_empty());
   EXPECT_EQ(q.size(), 0U);

@@ -29,7 +29,10 @@
  *   Q2 pop: claim index j by CAS on dequeue_pos_ once slot j's seq says filled, move the task
  *      out, free the slot by storing seq = j + capacity. A slot that is claimed by a producer
  *      but not yet filled makes pop report `busy` (work is coming, do not sleep on it).
- *      When the ring is empty, pop from the overflow.
+ *      When the ring is empty, pop from the overflow, under its mutex and only if the ring is
+ *      still empty there; otherwise go back to the ring. Without that re-check a consumer
+ *      delayed between its look at the ring and the overflow could take a producer's task from
+ *      the overflow while that producer's older tasks sit in the ring.
  *   Q3 close: set the closed bit, then mark the overflow closed under its mutex. After close
  *      returns, every push fails (except the pool's internal ones, which bypass the bit);
  *      every push that succeeded is visible to consumers.
@@ -39,6 +42,9 @@
  *   I2 A slot's item is touched only by the thread that the slot's seq designates.
  *   I3 After close(), no outside push succeeds; pushes that linearized before it are in the
  *      queue, so "closed and empty" stays empty (the pool's drain relies on this).
+ *   I4 Tasks of one producer are popped in the order it pushed them: a producer writes to the
+ *      ring only while the overflow is empty, and a consumer takes from the overflow only
+ *      while the ring is empty (checked under the overflow mutex).
  *
  * Memory orders (location — order — pairs with — why weaker fails).
  *   slot.seq load in push/pop — acquire — the release store of the other side — the item
@@ -113,7 +119,9 @@ class injection_queue {
   static constexpr std::uint64_t closed_bit = std::uint64_t{1} << 63;
 
   bool push_overflow(task& t, bool bypass_close);
-  bool pop_overflow(task& out);
+  /// Outcome of pop_overflow().
+  enum class overflow_pop : unsigned char { taken, empty, ring_refilled };
+  overflow_pop pop_overflow(task& out);
 
   std::size_t mask_;
   std::unique_ptr<slot[]> slots_;
