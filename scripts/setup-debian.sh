@@ -11,6 +11,7 @@ packages=(
   libgtest-dev libgmock-dev        # unit and stress tests
   relacy-dev                       # model tests (tests/model)
   gdb                              # stack dumps from the test hang watchdog
+  doxygen python3                  # API reference check, link checker, benchmark report
   libbenchmark-dev libtbb-dev libboost-dev   # benchmarks and their baselines
 )
 

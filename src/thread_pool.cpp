@@ -273,22 +273,10 @@ bool pool_core::take_work(worker& me, task& out) {
     out = task(node);
     return true;
   }
-  backoff bo;
-  for (;;) {
-    const auto status = injection_.pop(out);
-    if (status == injection_queue::pop_status::taken) {
-      return true;
-    }
-    if (steal_work(me, out)) {
-      return true;
-    }
-    // A producer is mid-push: its task is about to appear. Spin briefly, then let the caller
-    // look again later (the S3 re-check will not park while the push is in flight).
-    if (status != injection_queue::pop_status::busy || bo.is_completed()) {
-      return false;
-    }
-    bo.pause();
+  if (injection_.pop(out) == injection_queue::pop_status::taken) {
+    return true;
   }
+  return steal_work(me, out);
 }
 
 bool pool_core::steal_work(worker& me, task& out) {
@@ -574,20 +562,11 @@ std::size_t pool_core::drain(const std::exception_ptr& reason) noexcept {
   std::size_t stopped = 0;
   std::uint64_t stale = 0;
   task t;
-  backoff bo;
-  for (;;) {
-    const auto status = injection_.pop(t);
-    if (status == injection_queue::pop_status::taken) {
-      if (t.cancel(reason)) {
-        ++stopped;
-      } else {
-        ++stale;
-      }
-      bo.reset();
-    } else if (status == injection_queue::pop_status::busy) {
-      bo.pause();  // a push is landing; it will be taken on the next round
+  while (injection_.pop(t) == injection_queue::pop_status::taken) {
+    if (t.cancel(reason)) {
+      ++stopped;
     } else {
-      break;
+      ++stale;
     }
   }
   for (auto& w : workers_) {

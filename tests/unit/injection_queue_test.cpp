@@ -1,7 +1,8 @@
-// Tests of detail::injection_queue: FIFO order, exactly-once delivery across the ring's overflow,
-// close() semantics, and the size()/looks_empty() observers.
+// Tests of detail::injection_queue: FIFO order, exactly-once delivery across block boundaries,
+// block release and reuse, close() semantics, and the size()/looks_empty() observers.
 //
-// Every test uses a small ring (8 slots) so that the overflow list takes part. A task records its
+// Every test uses small blocks (7 slots) so that moving between blocks, releasing them and
+// reusing the spare take part all the time. A task records its
 // identity by running: each test pops a task and runs it, and the callable appends its id (or
 // bumps its counter).
 
@@ -12,6 +13,7 @@
 #include <latch>
 #include <memory>
 #include <sstream>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -27,7 +29,7 @@ using weft::detail::run_outcome;
 using weft::detail::task;
 using pop_status = injection_queue::pop_status;
 
-constexpr std::size_t small_ring = 8;
+constexpr std::size_t small_lap = 8;  // 7 slots per block
 
 // A task that appends `id` to `*out` when it runs.
 task recording(std::vector<int>* out, int id) {
@@ -44,7 +46,7 @@ void pop_and_run(injection_queue& q) {
 }
 
 TEST(InjectionQueue, EmptyQueuePopsNothing) {
-  injection_queue q(small_ring);
+  injection_queue q(small_lap);
   task t;
   EXPECT_EQ(q.pop(t), pop_status::empty);
   EXPECT_FALSE(t);
@@ -53,10 +55,10 @@ TEST(InjectionQueue, EmptyQueuePopsNothing) {
   EXPECT_FALSE(q.is_closed());
 }
 
-TEST(InjectionQueue, OneProducerGetsFifoOrderAcrossTheOverflow) {
-  injection_queue q(small_ring);
+TEST(InjectionQueue, OneProducerGetsFifoOrderAcrossBlocks) {
+  injection_queue q(small_lap);
   std::vector<int> ran;
-  constexpr int n = 100;  // 8 in the ring, the rest in the overflow
+  constexpr int n = 100;  // 15 blocks
   for (int i = 0; i < n; ++i) {
     task t = recording(&ran, i);
     ASSERT_TRUE(q.push(t));
@@ -75,9 +77,8 @@ TEST(InjectionQueue, OneProducerGetsFifoOrderAcrossTheOverflow) {
 }
 
 TEST(InjectionQueue, InterleavedPushesAndPopsKeepFifoOrder) {
-  // Pops free ring slots while the overflow still holds older tasks; later pushes must still
-  // queue behind those (they go to the overflow while it is non-empty).
-  injection_queue q(small_ring);
+  // Pops release blocks (and make them the spare) while later pushes need new ones.
+  injection_queue q(small_lap);
   std::vector<int> ran;
   int next = 0;
   for (int round = 0; round < 20; ++round) {
@@ -98,8 +99,8 @@ TEST(InjectionQueue, InterleavedPushesAndPopsKeepFifoOrder) {
   }
 }
 
-TEST(InjectionQueue, SizeAndLooksEmptyCountRingAndOverflow) {
-  injection_queue q(small_ring);
+TEST(InjectionQueue, SizeAndLooksEmptyCountAcrossBlocks) {
+  injection_queue q(small_lap);
   std::vector<int> ran;
   EXPECT_TRUE(q.looks_empty());
   for (int i = 0; i < 12; ++i) {
@@ -123,7 +124,7 @@ struct probe_state {
 };
 
 TEST(InjectionQueue, CloseRefusesLaterPushesAndLeavesTheTaskUntouched) {
-  injection_queue q(small_ring);
+  injection_queue q(small_lap);
   std::vector<int> ran;
   for (int i = 0; i < 3; ++i) {
     task t = recording(&ran, i);
@@ -161,10 +162,10 @@ TEST(InjectionQueue, CloseRefusesLaterPushesAndLeavesTheTaskUntouched) {
   EXPECT_TRUE(late);
 }
 
-TEST(InjectionQueue, CloseRefusesPushesWhileTheOverflowHoldsTasks) {
-  injection_queue q(small_ring);
+TEST(InjectionQueue, CloseRefusesPushesWhileTasksSpanBlocks) {
+  injection_queue q(small_lap);
   std::vector<int> ran;
-  constexpr int queued = 12;  // the ring is full and the overflow holds 4
+  constexpr int queued = 12;  // two blocks
   for (int i = 0; i < queued; ++i) {
     task t = recording(&ran, i);
     ASSERT_TRUE(q.push(t));
@@ -178,8 +179,10 @@ TEST(InjectionQueue, CloseRefusesPushesWhileTheOverflowHoldsTasks) {
   EXPECT_EQ(state.use_count(), 2);
   EXPECT_EQ(q.size(), static_cast<std::size_t>(queued));
 
-  // Free a ring slot while the overflow is non-empty: a push is still refused.
-  pop_and_run(q);
+  // Pop the first block empty: a push is still refused.
+  for (int i = 0; i < 7; ++i) {
+    pop_and_run(q);
+  }
   EXPECT_FALSE(q.push(refused));
   EXPECT_TRUE(refused);
 
@@ -198,8 +201,8 @@ TEST(InjectionQueue, CloseRefusesPushesWhileTheOverflowHoldsTasks) {
 TEST(InjectionQueue, LeftoverTasksAreCancelledNotRunWhenTheQueueIsDestroyed) {
   auto state = std::make_shared<probe_state>();
   {
-    injection_queue q(small_ring);
-    for (int i = 0; i < 20; ++i) {  // ring and overflow
+    injection_queue q(small_lap);
+    for (int i = 0; i < 20; ++i) {  // three blocks
       task t([state] { state->runs.fetch_add(1, std::memory_order_relaxed); });
       ASSERT_TRUE(q.push(t));
     }
@@ -209,23 +212,24 @@ TEST(InjectionQueue, LeftoverTasksAreCancelledNotRunWhenTheQueueIsDestroyed) {
   EXPECT_EQ(state->runs.load(), 0);  // none ran
 }
 
-// 4 producers x M tasks, 2 consumers, an 8-slot ring: every task is delivered exactly once, and
-// each consumer sees each producer's tasks in the order they were pushed (FIFO per producer).
-TEST(InjectionQueue, FourProducersTwoConsumersDeliverEachTaskExactlyOnce) {
-  constexpr int producers = 4;
-  constexpr int consumers = 2;
-  const int per_producer = weft_test::iterations(50'000, 5'000);
+// P producers x M tasks, C consumers: every task is delivered exactly once, and each consumer
+// sees each producer's tasks in the order they were pushed (FIFO per producer, I4). Consumers
+// that find the queue empty yield (the queue is lock-free; nothing to block on).
+void check_exactly_once_and_fifo(int producers, int consumers, std::size_t lap, int per_producer) {
   const int total = producers * per_producer;
-  injection_queue q(small_ring);
+  injection_queue q(lap);
 
   std::vector<std::atomic<int>> runs(static_cast<std::size_t>(total));
   // Each consumer's last seen sequence number per producer, written by the tasks it runs.
   struct consumer_view {
-    int last[producers] = {-1, -1, -1, -1};
+    std::vector<int> last;
     int order_violations = 0;
     std::string first_violation;
   };
-  std::vector<consumer_view> views(consumers);
+  std::vector<consumer_view> views(static_cast<std::size_t>(consumers));
+  for (consumer_view& v : views) {
+    v.last.assign(static_cast<std::size_t>(producers), -1);
+  }
   thread_local consumer_view* current_view = nullptr;
 
   std::atomic<int> consumed{0};
@@ -240,13 +244,12 @@ TEST(InjectionQueue, FourProducersTwoConsumersDeliverEachTaskExactlyOnce) {
         task t([&runs, id, p, i] {
           runs[static_cast<std::size_t>(id)].fetch_add(1, std::memory_order_relaxed);
           consumer_view& v = *current_view;
-          if (i <= v.last[p]) {
-            if (v.order_violations++ == 0) {
-              v.first_violation = "producer " + std::to_string(p) + ": task " + std::to_string(i) +
-                                  " after task " + std::to_string(v.last[p]);
-            }
+          int& last = v.last[static_cast<std::size_t>(p)];
+          if (i <= last && v.order_violations++ == 0) {
+            v.first_violation = "producer " + std::to_string(p) + ": task " + std::to_string(i) +
+                                " after task " + std::to_string(last);
           }
-          v.last[p] = i;
+          last = i;
         });
         if (!q.push(t)) {
           push_failures.fetch_add(1, std::memory_order_relaxed);
@@ -289,12 +292,30 @@ TEST(InjectionQueue, FourProducersTwoConsumersDeliverEachTaskExactlyOnce) {
   }
   EXPECT_EQ(wrong, 0) << bad.str();
   EXPECT_EQ(consumed.load(), total);
-  for (int c = 0; c < consumers; ++c) {
-    EXPECT_EQ(views[static_cast<std::size_t>(c)].order_violations, 0)
-        << "consumer " << c << ", first: " << views[static_cast<std::size_t>(c)].first_violation;
+  for (std::size_t c = 0; c < views.size(); ++c) {
+    EXPECT_EQ(views[c].order_violations, 0)
+        << "consumer " << c << ", first: " << views[c].first_violation;
   }
   EXPECT_TRUE(q.looks_empty());
   EXPECT_EQ(q.size(), 0U);
+  task t;
+  EXPECT_EQ(q.pop(t), pop_status::empty);
+}
+
+TEST(InjectionQueue, FourProducersTwoConsumersDeliverEachTaskExactlyOnce) {
+  check_exactly_once_and_fifo(4, 2, small_lap, weft_test::iterations(50'000, 5'000));
+}
+
+// Three-slot blocks: nearly every pop crosses a block end or releases a block, with more
+// consumers than producers (consumers often wait on a slot whose producer has not written yet).
+TEST(InjectionQueue, TwoProducersFourConsumersOnTinyBlocks) {
+  check_exactly_once_and_fifo(2, 4, 4, weft_test::iterations(50'000, 5'000));
+}
+
+// Default-sized blocks, one producer and one consumer: strict FIFO end to end.
+TEST(InjectionQueue, OneProducerOneConsumerKeepStrictFifo) {
+  check_exactly_once_and_fifo(1, 1, weft::detail::injection_block_lap,
+                              weft_test::iterations(200'000, 20'000));
 }
 
 }  // namespace

@@ -18,14 +18,23 @@ inline constexpr std::size_t cache_line = 64;
 
 /// Bytes of callable a task stores inline, without a heap allocation: the promise of the API is
 /// "a lambda with up to 48 bytes of captures allocates nothing". With the 8-byte operations
-/// pointer a task is 56 bytes, and an injection-queue slot (task plus an 8-byte sequence number)
+/// pointer a task is 56 bytes, and an injection-queue slot (task plus 8 bytes of slot state)
 /// is exactly one cache line.
 inline constexpr std::size_t task_inline_bytes = 48;
 
-/// Slots of the injection queue's ring. 4096 one-line slots (256 KiB) absorb a burst of outside
-/// submissions without touching the overflow list; W1 (1,000,000 posts from one thread) keeps
-/// the ring short when the workers keep up, so the overflow is the exception.
-inline constexpr std::size_t injection_ring_slots = 4096;
+/// Positions per block of the injection queue (a power of two): a block holds one fewer tasks,
+/// 255 one-line slots plus a line of header, 16 KiB. Small enough that an idle pool's one block
+/// costs little and a backlog grows in small steps; large enough that a block allocation (at
+/// most one per 255 outside posts, none while a spare block is at hand) is lost in the noise.
+inline constexpr std::size_t injection_block_lap = 256;
+
+/// A producer that opens a new injection-queue block while more than this many tasks wait
+/// yields its processor once (std::this_thread::yield). With more threads than cores, a
+/// producer that keeps its core can post millions of tasks before the workers get theirs back,
+/// and each waiting task holds a 64-byte slot; the yield lets the workers run, which they must
+/// do anyway. On an idle core the yield returns at once, and it happens at most once every 255
+/// posts. 16,384 tasks are 1 MiB of slots.
+inline constexpr std::size_t injection_backlog_yield = 16384;
 
 /// Initial capacity of a worker's deque (a power of two). Fork-join keeps a deque about as deep
 /// as the recursion (W4: 32 levels), so 256 slots rarely grow; growth doubles.
