@@ -2,8 +2,8 @@
 # Documentation checks (CI step `docs`):
 #   1. Doxygen over the public headers (docs/Doxyfile): an undocumented public symbol or a
 #      malformed doc comment fails the run (STYLE.md §2.7). The HTML lands in build/docs/html.
-#   2. scripts/check-links.py: every relative Markdown link and every docs/...md mention in the
-#      sources resolves, anchors included (STYLE.md §2.6). Its self-test runs first.
+#   2. scripts/check-links.py: every relative Markdown link and every mention of an essay in
+#      docs/ from the sources resolves, anchors included (STYLE.md §2.6). Its self-test runs first.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 

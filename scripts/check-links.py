@@ -22,7 +22,7 @@ from pathlib import Path
 
 MARKDOWN_LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
 IMAGE_LINK = re.compile(r"!\[[^\]]*\]\(([^)\s]+)\)")
-SOURCE_MENTION = re.compile(r"(docs/[A-Za-z0-9_./-]+\.md)(#[A-Za-z0-9_-]+)?")
+SOURCE_MENTION = re.compile(r"(docs/[A-Za-z0-9_][A-Za-z0-9_./-]*\.md)(#[A-Za-z0-9_-]+)?")
 HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 FENCE = re.compile(r"^\s*(```|~~~)")
 SOURCE_SUFFIXES = {".hpp", ".cpp", ".h", ".in", ".txt", ".cmake", ".sh", ".py"}

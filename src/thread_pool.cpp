@@ -405,7 +405,7 @@ void pool_core::post(task& t, const char* function) {
 }
 
 void pool_core::submit(state_base* s, const char* function) {
-  static_cast<void>(s->mark_queued());  // fresh and unshared: always pending
+  s->mark_queued_unshared();  // fresh: no other thread holds the future yet
   if (worker* me = own_loop_worker()) {
     push_local(*me, s);
     return;

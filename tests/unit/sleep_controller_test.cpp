@@ -127,6 +127,20 @@ TEST(SleepController, ParkReturnsAtOnceWhenNotifiedBeforeParking) {
   EXPECT_TRUE(sc.end_search());
 }
 
+// Starts `workers` threads that announce, park and, once woken, count themselves in `woken`;
+// returns whether all of them announced in time.
+bool park_workers(sleep_controller& sc, std::vector<std::thread>& threads, std::atomic<int>& woken,
+                  std::size_t workers) {
+  for (std::size_t w = 0; w < workers; ++w) {
+    threads.emplace_back([&sc, &woken, w] {
+      sc.announce(w);
+      sc.park(w);
+      woken.fetch_add(1, std::memory_order_relaxed);
+    });
+  }
+  return weft_test::wait_until([&] { return sc.sleepers() == workers; }, prompt);
+}
+
 TEST(SleepController, AnnounceAndParkThenNotifyOneWakesExactlyOne) {
   constexpr std::size_t workers = 3;
   sleep_controller sc(workers);
@@ -134,14 +148,7 @@ TEST(SleepController, AnnounceAndParkThenNotifyOneWakesExactlyOne) {
   std::vector<std::thread> threads;
   {
     const release_all guard(sc, threads);
-    for (std::size_t w = 0; w < workers; ++w) {
-      threads.emplace_back([&sc, &woken, w] {
-        sc.announce(w);
-        sc.park(w);
-        woken.fetch_add(1, std::memory_order_relaxed);
-      });
-    }
-    ASSERT_TRUE(weft_test::wait_until([&] { return sc.sleepers() == workers; }, prompt));
+    ASSERT_TRUE(park_workers(sc, threads, woken, workers));
 
     sc.notify_one();
     EXPECT_EQ(sc.sleepers(), workers - 1);  // one taken off the idle stack...
@@ -172,14 +179,7 @@ TEST(SleepController, WakeAllWakesEveryParkedWorkerAcrossBatches) {
   std::vector<std::thread> threads;
   {
     const release_all guard(sc, threads);
-    for (std::size_t w = 0; w < workers; ++w) {
-      threads.emplace_back([&sc, &woken, w] {
-        sc.announce(w);
-        sc.park(w);
-        woken.fetch_add(1, std::memory_order_relaxed);
-      });
-    }
-    ASSERT_TRUE(weft_test::wait_until([&] { return sc.sleepers() == workers; }, prompt));
+    ASSERT_TRUE(park_workers(sc, threads, woken, workers));
     sc.wake_all();
     EXPECT_EQ(sc.sleepers(), 0U);
     EXPECT_EQ(sc.searching(), workers);  // each woken worker counts as a searcher

@@ -57,7 +57,11 @@
  *   callbacks_ exchange (take) — acq_rel — acquire pairs with pushes; release makes the outcome
  *     visible to a registrar that then sees `closed` (it loads with acquire) and runs at once.
  *   refs_ — add: relaxed (the caller already holds a reference); release: acq_rel, so the
- *     thread that deletes the state sees every other holder's writes.
+ *     thread that deletes the state sees every other holder's writes. A release that loads 1
+ *     (acquire, pairing with the other holders' decrements) is the only holder and deletes
+ *     without the RMW.
+ *   word_ store in mark_queued_unshared — relaxed — the state is not shared yet; the push that
+ *     shares it (a seq_cst deque store, or the injection slot's release store) carries it.
  *
  * Verification. tests/unit/future_test.cpp (states, values, sharing), future_wait_test.cpp
  * (timed waits, many waiters), continuation_test.cpp (F5 vs F2: registration racing completion
@@ -139,8 +143,12 @@ class state_base : public task_node {
 
   void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }  // holder exists
   void release() noexcept {
-    // acq_rel: the last holder sees every other holder's writes before deleting.
-    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    // A count of 1 means we are the only holder: nobody else can add or drop a reference, so
+    // the decrement can be skipped (one RMW less per task on the fork-join path).
+    // acquire load / acq_rel RMW: the last holder sees every other holder's writes (their
+    // releasing decrements) before deleting.
+    if (refs_.load(std::memory_order_acquire) == 1 ||
+        refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
       delete this;
     }
   }
@@ -160,6 +168,13 @@ class state_base : public task_node {
 
   /// Marks the state as having a queue entry, if it is still pending. Thread: the submitter.
   bool mark_queued() noexcept;
+
+  /// Marks a fresh state, which no other thread can reach yet, as having a queue entry.
+  /// Thread: the submitter, before the push that shares the state.
+  void mark_queued_unshared() noexcept {
+    // relaxed: unshared; the queue push that shares the state publishes the bit with it.
+    word_.store(word_.load(std::memory_order_relaxed) | queued_bit, std::memory_order_relaxed);
+  }
 
   /// Step F1 + F2: runs the callable here if it has not started. Thread: any worker.
   run_outcome run_here() noexcept;
