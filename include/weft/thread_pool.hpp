@@ -153,8 +153,9 @@ class thread_pool {
   /// Runs `f(args...)` on the pool, fire and forget.
   ///
   /// Effects: as submit(), without a future. An exception the task throws goes to on_error
-  /// (once) and counts in stats().failed. A callable of up to 48 bytes (with its arguments)
-  /// is stored without a heap allocation.
+  /// (once) and counts in stats().failed. From outside the pool, a callable of up to 48 bytes
+  /// (with its arguments) is stored without a heap allocation; from a worker, it is boxed in
+  /// a block of the worker's node cache, which reaches the heap only while it warms up.
   /// Throws: as submit().
   template <class F, class... Args>
   void post(F&& f, Args&&... args) {

@@ -24,6 +24,7 @@
 
 #include "support/task_gates.hpp"
 #include "support/test_support.hpp"
+#include <weft/detail/node_cache.hpp>
 #include <weft/detail/task.hpp>
 #include <weft/thread_pool.hpp>
 
@@ -533,6 +534,56 @@ TEST(ThreadPoolPost, FiftySixByteLambdaIsBoxedOncePerPost) {
   const std::uint64_t after = allocation_count();
   EXPECT_GE(after - before, static_cast<std::uint64_t>(posts));
   EXPECT_EQ(sum.load(), static_cast<std::uint64_t>(posts) * (posts - 1) / 2);
+}
+
+// ---- End to end: submit() and post() from a worker --------------------------------------------
+
+// A worker's submit() allocates the future's state, and its post() boxes the task for its deque,
+// from the worker's node cache (detail/node_cache.hpp): once the worker has freed as many as it
+// needs at once, fork-join on it allocates nothing. Each round runs on the single worker: 24
+// submits, each read back at once (fork-join's shape), then 24 posts whose tasks run after it.
+TEST(ThreadPoolSubmit, AWorkerReusesItsTaskBlocksAfterWarmUp) {
+  if (!counting_new) {
+    GTEST_SKIP() << "a sanitizer runtime owns operator new here; nothing to count";
+  }
+  if (!weft::detail::node_cache_enabled) {
+    GTEST_SKIP() << "the node cache is off in this build";
+  }
+  constexpr int children = 24;
+  weft::thread_pool pool(1);
+  std::atomic<std::uint64_t> posted_sum{0};
+
+  // One round on the worker; returns the allocations made by its submits and posts.
+  const auto round = [&] {
+    std::latch posted_done(children);
+    const std::uint64_t allocated =
+        pool.submit([&] {
+              const std::uint64_t before = allocation_count();
+              std::uint64_t sum = 0;
+              for (int i = 0; i < children; ++i) {
+                sum += static_cast<std::uint64_t>(pool.submit([i] { return i; }).get());
+              }
+              EXPECT_EQ(sum, static_cast<std::uint64_t>(children) * (children - 1) / 2);
+              for (int i = 0; i < children; ++i) {
+                pool.post([&posted_sum, &posted_done, i] {
+                  posted_sum.fetch_add(static_cast<std::uint64_t>(i), std::memory_order_relaxed);
+                  posted_done.count_down();
+                });
+              }
+              return allocation_count() - before;
+            })
+            .get();
+    posted_done.wait();  // the posted tasks ran and freed their blocks on the worker
+    return allocated;
+  };
+
+  static_cast<void>(round());
+  static_cast<void>(round());
+  posted_sum.store(0);
+  const std::uint64_t allocated = round();
+  EXPECT_EQ(allocated, 0U) << allocated << " heap allocations for " << children << " submits and "
+                           << children << " posts on a worker";
+  EXPECT_EQ(posted_sum.load(), static_cast<std::uint64_t>(children) * (children - 1) / 2);
 }
 
 }  // namespace

@@ -36,6 +36,16 @@ inline constexpr std::size_t injection_block_lap = 256;
 /// posts. 16,384 tasks are 1 MiB of slots.
 inline constexpr std::size_t injection_backlog_yield = 16384;
 
+/// The node cache (node_cache.hpp) keeps freed blocks of up to this many bytes, in 16-byte
+/// size classes. A future's state for a small callable and result is 100-200 bytes.
+inline constexpr std::size_t node_cache_max_bytes = 256;
+
+/// Blocks the node cache keeps per size class and thread. The bound on one thread's cache is
+/// 32 x (16 + 32 + ... + 256) bytes = 68 KiB; in practice a program uses a few classes. A
+/// fork-join worker frees about one state per spawn and allocates the next at once, so it needs
+/// a handful; 32 absorbs bursts (a task reading back a batch of futures).
+inline constexpr std::uint32_t node_cache_blocks = 32;
+
 /// Initial capacity of a worker's deque (a power of two). Fork-join keeps a deque about as deep
 /// as the recursion (W4: 32 levels), so 256 slots rarely grow; growth doubles.
 inline constexpr std::size_t deque_initial_capacity = 256;
