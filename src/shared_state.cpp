@@ -140,16 +140,27 @@ void state_base::publish(future_state final) noexcept {
   std::uint32_t next = 0;
   do {
     next = (w & ~(state_mask | waiters_bit)) | static_cast<std::uint32_t>(final);
-    // release: publishes error_/the value (I2); pairs with the waiters' acquire loads.
+    // seq_cst: the release publishes error_/the value (I2) to the waiters' acquire loads; the
+    // total order pairs it with add_callback's push and re-check (F5, see take_callbacks).
   } while (
-      !word_.compare_exchange_weak(w, next, std::memory_order_acq_rel, std::memory_order_relaxed));
+      !word_.compare_exchange_weak(w, next, std::memory_order_seq_cst, std::memory_order_relaxed));
   if ((w & waiters_bit) != 0) {
     futex_wake_all(word_);
   }
+  // seq_cst: in the total order with the CAS above and a registrar's push and re-check (F5).
+  // Either this load sees the push, or the registrar's re-check sees the final state; an empty
+  // stack (the common case) costs a load, not an exchange.
+  if (callbacks_.load(std::memory_order_seq_cst) != nullptr) {
+    take_callbacks();
+  }
+}
+
+void state_base::take_callbacks() noexcept {
   // acq_rel: acquire pairs with add_callback's release push; release pairs with a registrar's
-  // acquire load that sees the marker and then reads the outcome.
+  // acquire load that sees the marker and then reads the outcome. Whoever takes a non-empty
+  // stack (the completer or a registrar, F5) runs it: the exchange gives it to exactly one.
   callback_node* list = callbacks_.exchange(closed_marker(), std::memory_order_acq_rel);
-  if (list == nullptr) {
+  if (list == nullptr || list == closed_marker()) {
     return;
   }
   // Reverse the stack into registration order.
@@ -202,28 +213,25 @@ void run_completions(state_base* first) noexcept {
 }
 
 void state_base::add_callback(callback_node* node) {
-  // acquire: a load that sees the marker also sees the outcome (pairs with publish()).
-  callback_node* head = callbacks_.load(std::memory_order_acquire);
-  if (head != closed_marker() && done()) {
-    // F5: the caller may already have seen the future done (a wait returned), but publish()
-    // closes the stack only after it published the state. Pushing now would run the callback
-    // later, on the completer, breaking "already done: runs at once on the calling thread".
-    // The completer closes the stack right after its publication, with nothing blocking in
-    // between, so this wait is short.
-    backoff bo;
-    while ((head = callbacks_.load(std::memory_order_acquire)) != closed_marker()) {
-      bo.pause();
-    }
+  // F5. Already done: run at once on this thread (done() loads with acquire, so the outcome
+  // is visible). An exception propagates to the caller.
+  callback_node* head = closed_marker();
+  if (!done()) {
+    head = callbacks_.load(std::memory_order_acquire);
   }
   while (head != closed_marker()) {
     node->next = head;
-    // release: the completer's acquire exchange sees the node's contents.
-    if (callbacks_.compare_exchange_weak(head, node, std::memory_order_release,
+    // seq_cst: release, so whoever takes the stack sees the node's contents; and in the total
+    // order with the completer's final-state CAS and its load of the stack (publish): if the
+    // completer read the stack before this push, the re-check below sees the final state.
+    if (callbacks_.compare_exchange_weak(head, node, std::memory_order_seq_cst,
                                          std::memory_order_acquire)) {
-      return;  // I3: the completer will run it
+      if (is_done(static_cast<future_state>(word_.load(std::memory_order_seq_cst) & state_mask))) {
+        take_callbacks();  // the completer may have missed the push: one of us runs it (I3)
+      }
+      return;
     }
   }
-  // F5: already done; run at once on this thread. An exception propagates to the caller.
   struct deleter {
     callback_node* n;
     ~deleter() { delete n; }

@@ -18,22 +18,25 @@
  *              transition and is writing the outcome; observers see `pending`); bit 3 waiters (a
  * thread may block on the word); bit 4 moved (the value was moved out); bit 5 queued (the state has
  * a queue entry). refs_      uint32 reference count: future handles, the queue entry, callbacks.
- *   callbacks_ pointer: a lock-free stack of callback nodes, or `closed` once done.
+ *   callbacks_ pointer: a lock-free stack of callback nodes, or `closed` once taken.
  *   error_, the value, the callable: plain data, owned per the transition rules below.
  *
  * Protocol.
  *   F1 start: CAS pending → running. The winner runs the callable (no one else touches it).
  *   F2 finish: the runner stores the value or error_, destroys the callable, then publishes
- *      the final state (release), wakes blocked waiters if the waiters bit was set, then takes
- *      the callback stack (exchange with `closed`) and runs it in registration order.
+ *      the final state (seq_cst CAS), wakes blocked waiters if the waiters bit was set, then
+ *      loads the callback stack; if it is not empty, takes it (exchange with `closed`) and runs
+ *      it in registration order. An empty stack stays empty (no exchange on the common path).
  *   F3 cancel / fail: CAS pending → completing. The winner destroys the callable, stores the
  *      error (fail), then does F2's publication of cancelled / failed.
  *   F4 wait: load the word (acquire); if not done, set the waiters bit with a CAS and block on
  *      the word's value (futex); re-check on every wake-up.
- *   F5 add_callback: push onto the stack with a CAS unless it is `closed`; if closed, run the
- *      callback at once on the calling thread. If the state is already done but the stack is
- *      not yet closed (the completer is between F2's publication and its exchange), wait for
- *      the close first: a caller that saw the future done must get the callback run at once.
+ *   F5 add_callback: if the state is done, run the callback at once on the calling thread.
+ *      Otherwise push it with a CAS (unless the stack is `closed`: run at once), then re-load
+ *      the word: if it is now done, the completer may have loaded the stack before the push
+ *      (Dekker: push then load here, publish then load there, all seq_cst, so at least one
+ *      side sees the other), so take the stack as F2 does. The exchange gives a non-empty
+ *      stack to exactly one taker; the other gets `closed`.
  *   F7 settle: cancel() from outside the pool sets the settled bit when it is done with the
  *      pool (counting, callbacks). A worker that pops the entry of a cancelled state waits for
  *      that bit before dropping it, so the pool cannot go idle, join and be destroyed while the
@@ -53,7 +56,10 @@
  *     outcome (I2); waiters' acquire loads pair with it. F1/F3 CASes acquire so the winner sees
  *     the state as constructed (the submitter's release is the queue push).
  *   word_ loads in waits and getters — acquire — pair with the publication above.
- *   callbacks_ CAS (push) — release — the completer's acquire exchange sees the node's contents.
+ *   callbacks_ CAS (push) — seq_cst — release, so the taker's acquire exchange sees the node's
+ *     contents; seq_cst with the re-load of word_ after it, against publish()'s seq_cst final
+ *     CAS and its seq_cst load of the stack (F5's Dekker pair: without the single total order
+ *     both loads could miss the other side's write, and a callback would never run).
  *   callbacks_ exchange (take) — acq_rel — acquire pairs with pushes; release makes the outcome
  *     visible to a registrar that then sees `closed` (it loads with acquire) and runs at once.
  *   refs_ — add: relaxed (the caller already holds a reference); release: acq_rel, so the
@@ -243,6 +249,8 @@ class state_base : public task_node {
   bool try_transition(future_state from, future_state to) noexcept;
   /// Step F2's publication: final state, wake waiters, run callbacks.
   void publish(future_state final) noexcept;
+  /// Takes the callback stack (closing it) and runs what it held, if anything (F2, F5).
+  void take_callbacks() noexcept;
   /// Step F7, canceller side.
   void settle() noexcept;
   /// Step F7, worker side: waits until a cancellation in progress has settled.
