@@ -63,18 +63,19 @@ void* node_allocate(std::size_t bytes) {
       --lists.counts[k];
       return b;
     }
+    if (!lists.armed && !lists.retired) {
+      thread_flusher.arm();  // first allocation on this thread: from now on, keep freed blocks
+    }
     return ::operator new((k + 1) * granule);  // the whole class, so any thread may keep it
   }
   return ::operator new(bytes);
 }
 
 void node_deallocate(void* block, std::size_t bytes) noexcept {
-  if (node_cache_enabled && bytes != 0 && bytes <= node_cache_max_bytes && !lists.retired) {
+  // Only an armed thread keeps blocks: its flusher will return them (see the design note).
+  if (node_cache_enabled && bytes != 0 && bytes <= node_cache_max_bytes && lists.armed) {
     const std::size_t k = class_of(bytes);
     if (lists.counts[k] < node_cache_blocks) {
-      if (!lists.armed) {
-        thread_flusher.arm();
-      }
       auto* b = static_cast<free_block*>(block);
       b->next = lists.heads[k];
       lists.heads[k] = b;

@@ -215,22 +215,28 @@ void run_completions(state_base* first) noexcept {
 void state_base::add_callback(callback_node* node) {
   // F5. Already done: run at once on this thread (done() loads with acquire, so the outcome
   // is visible). An exception propagates to the caller.
-  callback_node* head = closed_marker();
   if (!done()) {
-    head = callbacks_.load(std::memory_order_acquire);
-  }
-  while (head != closed_marker()) {
-    node->next = head;
-    // seq_cst: release, so whoever takes the stack sees the node's contents; and in the total
-    // order with the completer's final-state CAS and its load of the stack (publish): if the
-    // completer read the stack before this push, the re-check below sees the final state.
-    if (callbacks_.compare_exchange_weak(head, node, std::memory_order_seq_cst,
-                                         std::memory_order_acquire)) {
-      if (is_done(static_cast<future_state>(word_.load(std::memory_order_seq_cst) & state_mask))) {
-        take_callbacks();  // the completer may have missed the push: one of us runs it (I3)
+    // Once pushed, the node may run on the completer at once, and the callback may drop the
+    // caller's last handle: our own reference keeps the state alive for the re-check below.
+    add_ref();
+    callback_node* head = callbacks_.load(std::memory_order_acquire);
+    while (head != closed_marker()) {
+      node->next = head;
+      // seq_cst: release, so whoever takes the stack sees the node's contents; and in the
+      // total order with the completer's final-state CAS and its load of the stack (publish):
+      // if the completer read the stack before this push, the re-check below sees the state
+      // done.
+      if (callbacks_.compare_exchange_weak(head, node, std::memory_order_seq_cst,
+                                           std::memory_order_acquire)) {
+        if (is_done(
+                static_cast<future_state>(word_.load(std::memory_order_seq_cst) & state_mask))) {
+          take_callbacks();  // the completer may have missed the push: one of us runs it (I3)
+        }
+        release();
+        return;
       }
-      return;
     }
+    release();  // closed: done meanwhile; the caller's handle still keeps the state alive
   }
   struct deleter {
     callback_node* n;

@@ -233,9 +233,10 @@ class future {
   /// Runs `fn(const future<T>&)` (or `fn()`) exactly once when the task is done.
   ///
   /// Effects: at completion, on the thread that completed the task (a worker, or the thread
-  /// that cancelled it); an exception it throws goes to the pool's on_error and later callbacks
-  /// still run. If the future is already done, `fn` runs at once on the calling thread and an
-  /// exception it throws propagates to the caller.
+  /// that cancelled it), or, when a registration races the completion, on a thread registering
+  /// a callback on the same future at that moment; an exception it throws goes to the pool's
+  /// on_error and later callbacks still run. If the future is already done, `fn` runs at once
+  /// on the calling thread and an exception it throws propagates to the caller.
   template <class F>
   void on_done(F&& fn) const {
     static_assert(std::is_invocable_v<std::decay_t<F>&, const future<T>&> ||

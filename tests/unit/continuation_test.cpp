@@ -453,6 +453,36 @@ TEST_P(OnDoneOnPool, RegistrationRacingCompletionRunsOnce) {
   RecordProperty("ran_at_completion", static_cast<int>(rounds - at_once.load()));
 }
 
+// The callback owns the last handle and drops it, while the registration that pushed it may
+// still be returning on this thread: registration must not touch the state after the
+// completer could have run the callback and freed it (the race of the test above, with the
+// state's lifetime at stake; AddressSanitizer reports a use after free).
+TEST_P(OnDoneOnPool, ACallbackMayDropTheLastHandleWhileItsRegistrationReturns) {
+  const std::size_t rounds = weft_test::stress_count(100'000, 20'000);
+  std::atomic<std::size_t> ran{0};
+  std::atomic<std::size_t> sum{0};
+  const std::thread::id registrar = std::this_thread::get_id();
+  weft_test::race_balancer balance(weft_test::seed());
+  weft::thread_pool pool{GetParam().threads};
+  for (std::size_t i = 0; i < rounds; ++i) {
+    auto* holder = new weft::future<std::size_t>(pool.submit([i] { return i; }));
+    balance.pause();
+    bool ran_here = false;
+    holder->on_done([holder, &ran, &sum, &ran_here, registrar] {
+      sum.fetch_add(holder->get(), std::memory_order_relaxed);
+      if (std::this_thread::get_id() == registrar) {
+        ran_here = true;
+      }
+      delete holder;  // the last handle: the state goes when the callback's caller lets go
+      ran.fetch_add(1, std::memory_order_relaxed);
+    });
+    balance.record(!ran_here);
+  }
+  pool.wait();
+  EXPECT_EQ(ran.load(), rounds);
+  EXPECT_EQ(sum.load(), rounds * (rounds - 1) / 2);
+}
+
 // ---- E6 ------------------------------------------------------------------------------------
 
 constexpr int chain_depth = 10'000;

@@ -78,6 +78,7 @@ TEST(NodeCache, ABlockFreedOnAnotherThreadJoinsThatThreadsCache) {
   std::size_t there_before = 0;
   std::size_t there_after = 0;
   std::thread other([&] {
+    node_deallocate(node_allocate(16), 16);  // arms this thread's cache
     there_before = node_cache_size();
     node_deallocate(block, 192);
     there_after = node_cache_size();
@@ -87,6 +88,18 @@ TEST(NodeCache, ABlockFreedOnAnotherThreadJoinsThatThreadsCache) {
   other.join();
   EXPECT_EQ(there_after, there_before + 1);
   EXPECT_EQ(node_cache_size(), here_before);  // not this thread's cache
+}
+
+TEST(NodeCache, AThreadThatNeverAllocatedFreesToTheHeap) {
+  // Its cache has no flusher to return blocks at its exit, so it keeps none.
+  void* block = node_allocate(48);
+  std::size_t there_after = 1;
+  std::thread other([&] {
+    node_deallocate(block, 48);
+    there_after = node_cache_size();
+  });
+  other.join();
+  EXPECT_EQ(there_after, 0U);
 }
 
 TEST(NodeCache, BlocksAreUsableMemoryOfTheRequestedSize) {

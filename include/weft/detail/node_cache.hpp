@@ -13,10 +13,15 @@
  * Threads and lifetime. Only the calling thread touches its lists (thread_local storage), so
  * nothing is shared and no memory order is involved. A block may be freed by another thread
  * than the one that made it: it then joins that thread's lists (or the heap, when they are
- * full), so lists never grow past their bound. At thread exit a thread_local flusher returns
- * the lists to the heap and marks the thread retired; a deallocation after that (a pool
- * destroyed during static destruction, for example) goes straight to the heap. The lists
- * themselves are trivially destructible, so reading them stays valid until the thread ends.
+ * full), so lists never grow past their bound. A thread's first allocation from the heap arms
+ * its cache: it creates a thread_local flusher, which at thread exit returns the lists to the
+ * heap and marks the thread retired. Only an armed thread keeps freed blocks; a thread that
+ * never allocated, or a retired one (a pool destroyed during static destruction, after the
+ * main thread's thread_local destructors ran), frees straight to the heap. One corner stays:
+ * a main thread whose first allocation happens during static destruction registers a flusher
+ * that glibc no longer runs, so up to the cache's bound stays allocated (reachable) at exit.
+ * The lists themselves are trivially destructible, so reading them stays valid until the
+ * thread ends.
  *
  * Sanitizers. Under AddressSanitizer the cache is off (every call goes to the heap), so that a
  * use after free of a state is still reported.

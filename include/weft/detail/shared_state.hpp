@@ -36,7 +36,9 @@
  *      the word: if it is now done, the completer may have loaded the stack before the push
  *      (Dekker: push then load here, publish then load there, all seq_cst, so at least one
  *      side sees the other), so take the stack as F2 does. The exchange gives a non-empty
- *      stack to exactly one taker; the other gets `closed`.
+ *      stack to exactly one taker; the other gets `closed`. The registrar holds its own
+ *      reference from before the push to after the re-check: once pushed, the callback may
+ *      run on the completer and drop the caller's last handle.
  *   F7 settle: cancel() from outside the pool sets the settled bit when it is done with the
  *      pool (counting, callbacks). A worker that pops the entry of a cancelled state waits for
  *      that bit before dropping it, so the pool cannot go idle, join and be destroyed while the
@@ -48,13 +50,15 @@
  *   I1 The word leaves `pending` exactly once; the callable is destroyed exactly once, by the
  *      thread that moved it out of pending (after running it, for F1).
  *   I2 The outcome is written before the final state is published and never changes after.
- *   I3 Each callback runs exactly once: either the completer took it from the stack, or the
- *      registrar saw `closed` and ran it.
+ *   I3 Each callback runs exactly once: either the thread that took the stack ran it (the
+ *      completer, or a registrar whose re-check saw the state done, F5), or its registrar
+ *      found the state done (or the stack closed) before pushing and ran it at once.
  *
  * Memory orders.
- *   word_ transitions (CAS) — acq_rel — the final-state CAS is the release that publishes the
- *     outcome (I2); waiters' acquire loads pair with it. F1/F3 CASes acquire so the winner sees
- *     the state as constructed (the submitter's release is the queue push).
+ *   word_ transitions (CAS) — F1/F3 acq_rel: acquire, so the winner sees the state as
+ *     constructed (the submitter's release is the queue push). The final-state CAS (F2) is
+ *     seq_cst: its release publishes the outcome (I2) to the waiters' acquire loads, and
+ *     seq_cst puts it in F5's Dekker pair.
  *   word_ loads in waits and getters — acquire — pair with the publication above.
  *   callbacks_ CAS (push) — seq_cst — release, so the taker's acquire exchange sees the node's
  *     contents; seq_cst with the re-load of word_ after it, against publish()'s seq_cst final
