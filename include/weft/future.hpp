@@ -237,6 +237,11 @@ class future {
   /// a callback on the same future at that moment; an exception it throws goes to the pool's
   /// on_error and later callbacks still run. If the future is already done, `fn` runs at once
   /// on the calling thread and an exception it throws propagates to the caller.
+  ///
+  /// Preconditions: the pool that ran this task is not destroyed while this call runs. (When
+  /// the call races the completion it may run the callbacks registered at that moment, which
+  /// report to the pool's on_error or submit then() continuations to it.)
+  /// Throws: weft::usage_error if !valid(); what `fn` throws when it runs at once.
   template <class F>
   void on_done(F&& fn) const {
     static_assert(std::is_invocable_v<std::decay_t<F>&, const future<T>&> ||

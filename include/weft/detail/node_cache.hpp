@@ -54,7 +54,8 @@ inline constexpr bool node_cache_enabled = WEFT_DETAIL_NODE_CACHE != 0;
 [[nodiscard]] void* node_allocate(std::size_t bytes);
 
 /// Returns a block from node_allocate(bytes) (same `bytes`) to this thread's cache, or to the
-/// heap when the cache is full, off, or retired. Thread: any.
+/// heap when the cache is full, off, retired, or not armed (the thread never allocated).
+/// Thread: any.
 void node_deallocate(void* block, std::size_t bytes) noexcept;
 
 /// Number of blocks this thread's cache holds now (for tests). Thread: any.

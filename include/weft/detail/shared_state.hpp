@@ -269,7 +269,7 @@ class state_base : public task_node {
   mutable std::atomic<std::uint32_t> word_{0};
   std::atomic<std::uint32_t> refs_;
   std::atomic<callback_node*> callbacks_{nullptr};
-  // F6: the thread-local trampoline's list (only touched by the completing thread).
+  // F6: the thread-local trampoline's list (only touched by the thread that took the stack).
   state_base* next_completion_ = nullptr;
   callback_node* taken_callbacks_ = nullptr;
 };
