@@ -11,7 +11,6 @@
 #include "platform/thread_name.hpp"
 #include "pool_core.hpp"
 #include <weft/detail/backoff.hpp>
-#include <weft/detail/node_cache.hpp>
 #include <weft/error.hpp>
 #include <weft/this_worker.hpp>
 #include <weft/thread_pool.hpp>
@@ -46,11 +45,6 @@ std::string describe(const std::exception_ptr& e) {
 class boxed_task final : public task_node {
  public:
   explicit boxed_task(task&& t) noexcept : task_(std::move(t)) {}
-  // From the per-thread node cache, like futures' states (node_cache.hpp).
-  static void* operator new(std::size_t bytes) { return node_allocate(bytes); }
-  static void operator delete(void* block, std::size_t bytes) noexcept {
-    node_deallocate(block, bytes);
-  }
   run_outcome run_and_release(std::exception_ptr& error) noexcept override {
     const run_outcome outcome = task_.run(error);
     delete this;

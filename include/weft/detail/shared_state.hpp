@@ -91,7 +91,6 @@
 #include <utility>
 
 #include <weft/detail/deadline.hpp>
-#include <weft/detail/node_cache.hpp>
 #include <weft/detail/task.hpp>
 
 namespace weft {
@@ -152,21 +151,6 @@ class state_base : public task_node {
 
   /// A state owned by `refs` holders, belonging to `pool` (may be null).
   state_base(pool_core* pool, std::uint32_t refs) noexcept : pool_(pool), refs_(refs) {}
-
-  // States come from the per-thread node cache (node_cache.hpp): one per task, so the heap
-  // stays off the submit path once a thread has freed a few. The deleting destructor passes
-  // the most derived type's size. Over-aligned states go to the heap directly.
-  static void* operator new(std::size_t bytes) { return node_allocate(bytes); }
-  static void operator delete(void* block, std::size_t bytes) noexcept {
-    node_deallocate(block, bytes);
-  }
-  static void* operator new(std::size_t bytes, std::align_val_t alignment) {
-    return ::operator new(bytes, alignment);
-  }
-  // Unsized: clang does not declare the global sized forms without -fsized-deallocation.
-  static void operator delete(void* block, std::align_val_t alignment) noexcept {
-    ::operator delete(block, alignment);
-  }
 
   void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }  // holder exists
   void release() noexcept {

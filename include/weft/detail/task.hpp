@@ -19,6 +19,7 @@
 #include <type_traits>
 #include <utility>
 
+#include <weft/detail/node_cache.hpp>
 #include <weft/detail/tuning.hpp>
 
 namespace weft {
@@ -39,6 +40,22 @@ class task_node {
   task_node() = default;
   task_node(const task_node&) = delete;
   task_node& operator=(const task_node&) = delete;
+
+  // Every per-task object (a future's state, a task posted from a worker) comes from the
+  // per-thread node cache (node_cache.hpp): one per task, so the heap stays off the submit
+  // path once a thread has freed a few. The deleting destructor passes the most derived
+  // type's size. Over-aligned nodes go to the heap directly; their delete is unsized, since
+  // clang does not declare the global sized forms without -fsized-deallocation.
+  static void* operator new(std::size_t bytes) { return node_allocate(bytes); }
+  static void operator delete(void* block, std::size_t bytes) noexcept {
+    node_deallocate(block, bytes);
+  }
+  static void* operator new(std::size_t bytes, std::align_val_t alignment) {
+    return ::operator new(bytes, alignment);
+  }
+  static void operator delete(void* block, std::align_val_t alignment) noexcept {
+    ::operator delete(block, alignment);
+  }
 
   /// Runs the work (if it is still to be run) and releases the queue's reference.
   /// A failure of the user's callable is stored in `error` when nobody else will see it
