@@ -71,6 +71,17 @@ std::exception_ptr make_cancelled_error(const char* function) {
   }
 }
 
+std::exception_ptr make_pool_gone_error(const char* function) {
+  try {
+    throw pool_shutdown(cat({function,
+                             ": the pool that ran this task was destroyed, so no continuation "
+                             "can run on it; chain the continuation before destroying the pool, "
+                             "or use get() on the future"}));
+  } catch (...) {
+    return std::current_exception();
+  }
+}
+
 void throw_timeout(const char* function, future_state s, std::chrono::nanoseconds waited) {
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(waited).count();
   throw timeout_error(

@@ -125,7 +125,7 @@ void injection_queue::release_from(block* b, std::size_t first) noexcept {
   retire(b);
 }
 
-bool injection_queue::push(task& t, bool bypass_close) {
+injection_queue::claimed_slot injection_queue::claim(bool bypass_close) {
   // acquire: pairs with the release that moved tail_ past an end mark (the block pointer).
   std::uint64_t tail = tail_.load(std::memory_order_acquire);
   block* b = tail_block_.load(std::memory_order_acquire);
@@ -136,7 +136,7 @@ bool injection_queue::push(task& t, bool bypass_close) {
       if (next != nullptr) {
         retire(next);
       }
-      return false;  // keeps I3
+      return {};  // keeps I3
     }
     const std::uint64_t position = tail >> 1;
     const std::size_t offset = position & (lap_ - 1);
@@ -149,7 +149,7 @@ bool injection_queue::push(task& t, bool bypass_close) {
     }
     const bool last_slot = offset + 2 == lap_;
     if (last_slot && next == nullptr) {
-      next = new_block();  // may throw: nothing accepted, `t` untouched
+      next = new_block();  // may throw: nothing claimed
     }
     // seq_cst: the publishing RMW of the parking Dekker pair (design note). On failure,
     // acquire: the new value may be past an end mark.
@@ -165,15 +165,18 @@ bool injection_queue::push(task& t, bool bypass_close) {
       } else if (next != nullptr) {
         retire(next);  // another producer took the last slot after all
       }
-      slot& s = b->slots()[offset];
-      s.item = std::move(t);                          // we own the slot (I2)
-      s.written.store(1, std::memory_order_release);  // pairs with pop()'s acquire
-      if (last_slot && size() > injection_backlog_yield) {
-        std::this_thread::yield();  // far ahead of the workers: let them run (tuning.hpp)
-      }
-      return true;
+      return {&b->slots()[offset], last_slot};  // we own the slot (I2)
     }
     b = tail_block_.load(std::memory_order_acquire);
+  }
+}
+
+void injection_queue::fill(claimed_slot claimed, task& t) noexcept {
+  slot& s = *claimed.place;
+  s.item = std::move(t);
+  s.written.store(1, std::memory_order_release);  // pairs with pop()'s acquire
+  if (claimed.opened_block && size() > injection_backlog_yield) {
+    std::this_thread::yield();  // far ahead of the workers: let them run (tuning.hpp)
   }
 }
 
@@ -230,7 +233,13 @@ injection_queue::pop_status injection_queue::pop(task& out) noexcept {
       } else if ((s.done.exchange(read, std::memory_order_acq_rel) & release) != 0) {
         release_from(b, offset + 1);  // Q3: the walk stopped at our slot
       }
-      return pop_status::taken;
+      if (out) {
+        return pop_status::taken;
+      }
+      // A tombstone (a claimer whose task could not be built): take the next position.
+      head = head_.load(std::memory_order_acquire);
+      b = head_block_.load(std::memory_order_acquire);
+      continue;
     }
     b = head_block_.load(std::memory_order_acquire);
   }

@@ -1,55 +1,49 @@
 #pragma once
 /*
  * pool_core — the engine behind weft::thread_pool (private to the compiled library).
- * Essays: docs/design/sleep-and-wake.md, docs/design/shutdown.md.
+ * Essays: docs/design/sleep-and-wake.md, docs/design/shutdown.md, docs/design/futures.md.
  *
  * Purpose. Owns the workers, their deques, the injection queue, the sleep controller, the
- * counters and the lifecycle. The public thread_pool is a thin handle over it.
+ * counters and the lifecycle. The public thread_pool is a thin handle over it. Each concern
+ * lives in its own file, with its protocol written there:
+ *
+ *   worker_registry.cpp  construction, worker threads, on_thread_start / on_thread_exit
+ *   worker.cpp           the task loop, taking and stealing, search and park (S1-S4)
+ *   admission.cpp        the open check, claim-then-build submission, continuations (A1-A4)
+ *   idle_and_join.cpp    busy/idle accounting, wait, shutdown, join, the lifecycle (B1-B2, L1-L4)
+ *   drain.cpp            cancel_pending, the broken pool, stragglers (D1-D3)
+ *   helping.cpp          waits on a worker that run other tasks (H1)
+ *   stop_epoch.cpp       request_stop, the tokens of later submissions, running tasks (E1-E3)
+ *   stats.cpp            counters and stats()
+ *   error_reporting.cpp  on_error and its default
+ *   pool_link.cpp        how a state reaches its pool, and learns it is gone (K1-K3)
+ *   thread_pool.cpp      the public class: forwards to the core
  *
  * Roles. Worker i: runs worker_main(i) and owns deque i and counters i. Outside thread: any
  * thread that is not a worker of this pool (submits, waits, joins). Helper: a worker inside
- * future::get() (help_until).
+ * future::get() (help_until). Hook: a worker running on_thread_start or on_thread_exit; it
+ * submits like an outside thread and helps like a worker.
  *
  * Shared state (beyond the queues and the sleep controller, which document their own).
+ *   phase_    pool_phase: open → draining → broken → stopping → joined, only ever raised
+ *             (transition_to); broken is skipped by a pool whose hooks never threw.
  *   busy_     uint64: bits 0-31 the number of busy workers (holding or looking to take a task);
  *             bits 32-63 an epoch, incremented on every idle → busy transition.
  *   counters  per worker, written by that worker only (relaxed load + store, no RMW):
  *             completed, failed, running, stale_created, stale_dropped.
  *   shared counters (RMW, off the hot path): cancelled_, rejected_, unrun_failed_,
  *             stale_created_ext_, stale_dropped_ext_.
- *   stopping_ bool: set once by join after the pool is idle and closed; workers then exit.
- *   broken_   bool: set once when an on_thread_start hook threw; workers fail what is queued.
  *
- * Protocol (numbers cited in thread_pool.cpp).
- *   B1 A worker becomes busy (busy_ += 1 + epoch) before it takes a task from any queue, and
- *      idle (busy_ -= 1) only after it found no task anywhere. A worker that goes idle with
- *      busy_ reaching 0 wakes the idle waiters if there are any.
- *   B2 is_idle (wait/join): read busy_ (count 0), check every queue is empty, read busy_ again
- *      (unchanged). Then no worker was busy in between, so no task left a queue, so at the
- *      moment of the queue check nothing was queued or running.
- *   L1 shutdown: close the injection queue (outside submissions fail from then on; worker
- *      submissions still go to their deques).
- *   L2 join: shutdown, wait until idle (B2); closed and idle stays idle. Then set stopping_,
- *      wake every parked worker, wait for all workers to exit, join the threads, and cancel
- *      whatever a racing continuation managed to queue (C12: never left pending).
- *   H1 help_until: while the awaited state is not done: if it is pending, run it here (from
- *      the bottom of our deque if it is there, else by claiming it); else run any task we can
- *      take; else block on the state for a short, growing interval and look again.
- *
- * Invariants.
- *   I1 A task leaves a queue only into the hands of a busy worker, or of cancel_pending/drain
- *      (which cancel it). Hence B2 is sound.
- *   I2 Every accepted task is run once, or cancelled (counted in cancelled_), or failed with
- *      broken_pool; at rest completed + failed + cancelled + rejected = all submissions.
+ * Invariants (each file cites those it keeps).
+ *   I1 A task leaves a queue only into the hands of a busy worker, or of a drain (which
+ *      cancels or fails it). Hence the idle check B2 is sound.
+ *   I2 Every accepted task is run once, or cancelled (counted in cancelled_), or failed
+ *      without running (broken pool, a then() pass-through: unrun_failed_); at rest
+ *      completed + failed + cancelled + rejected = all submissions.
  *   I3 stats().queued = entries in queues - stale entries (claimed or cancelled elsewhere
  *      while their entry stays queued), clamped at 0.
- *
- * Memory orders: busy_ and idle_waiters_ RMWs and loads are seq_cst: B1's "busy, then take"
- * against B2's "read busy_, read queues, read busy_" is a store-load pattern on two locations,
- * and the idle notification is a Dekker pair (worker: busy_ -= 1, then load idle_waiters_;
- * waiter: idle_waiters_ += 1, then B2). Per-worker counters are relaxed statistics with a
- * single writer. stopping_ and broken_ are stored seq_cst (they pair with the sleep
- * controller's S3 re-check) and loaded acquire elsewhere.
+ *   I4 No lock of the pool is held while user code runs (tasks, callbacks, stop callbacks,
+ *      hooks, on_error), and no worker waits for user code that runs on another thread.
  */
 
 #include <atomic>
@@ -57,6 +51,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <stop_token>
 #include <string>
@@ -87,13 +82,23 @@ struct worker_context {
   pool_core* core = nullptr;
   worker* self = nullptr;
   /// True while the worker runs its task loop. Outside it (in on_thread_start and
-  /// on_thread_exit) the thread submits and waits like an outside thread, so a hook cannot slip
-  /// a task past shutdown().
+  /// on_thread_exit) the thread submits like an outside thread, so a hook cannot slip a task
+  /// past shutdown(); it still helps in get() like a worker.
   bool in_loop = false;
 };
 
 /// The calling thread's context; empty outside a pool.
 worker_context& current_worker() noexcept;
+
+/// The lifecycle of a pool (docs/design/shutdown.md draws the transitions). Ordered: a pool only
+/// moves to a later phase.
+enum class pool_phase : std::uint8_t {
+  open,      ///< accepts submissions from anywhere
+  draining,  ///< shut down: outside submissions are refused; queued work still runs
+  broken,    ///< an on_thread_start hook threw: nothing runs, everything queued fails
+  stopping,  ///< join saw the pool idle and closed: workers exit
+  joined,    ///< every worker thread was joined and stragglers were cancelled
+};
 
 /// A statistic written by one thread only: a relaxed load and store, no RMW.
 class owned_counter {
@@ -130,6 +135,23 @@ struct worker {
   std::thread thread;
 };
 
+/// Where errors that no future can carry go: shared, so that a thread reporting from outside
+/// the pool can keep it past the pool's destruction and call the handler outside any visit.
+struct error_sink {
+  error_sink(std::string name, std::function<void(std::exception_ptr)> handler)
+      : pool_name(std::move(name)), on_error(std::move(handler)) {}
+  std::string pool_name;
+  std::function<void(std::exception_ptr)> on_error;
+  mutable std::atomic<bool> handler_threw{false};
+};
+
+/// Reports `error` to `sink` (its on_error, or standard error); a null sink is a pool that was
+/// destroyed. Never throws (error_reporting.cpp).
+void report_to(const error_sink* sink, const std::exception_ptr& error) noexcept;
+
+/// The text of an exception, for messages.
+std::string describe(const std::exception_ptr& error);
+
 /// The engine. See the design note above.
 class pool_core {
  public:
@@ -141,68 +163,100 @@ class pool_core {
   /// Starts the worker threads. Throws std::system_error if not even one starts.
   void start_workers();
 
-  // Submission.
+  // Submission (admission.cpp).
   void check_open(const char* function) const;
-  void post(task& t, const char* function);
-  void submit(state_base* s, const char* function);
+  worker* admit_local(const char* function) const;
+  injection_queue::claimed_slot admit_outside(const char* function);
+  void fill(injection_queue::claimed_slot slot, task& t) noexcept;
+  void push_local(worker& me, task_node* node);
   void submit_continuation(state_base* s);
   void check_continuation_accepted() const;
-  std::stop_token stop_token();
 
-  // Waiting and lifecycle.
+  // Stop epochs (stop_epoch.cpp).
+  std::stop_token stop_token();
+  void request_stop();
+  bool stop_register(const std::stop_token& epoch, stop_registration& entry) noexcept;
+  void stop_unregister(stop_registration& entry) noexcept;
+
+  // Waiting and lifecycle (idle_and_join.cpp, drain.cpp).
   bool wait_until(steady_time deadline, const char* function);
   void shutdown() noexcept;
   bool join_until(steady_time deadline, const char* function);
-  void request_stop();
+  /// The destructor's last steps: retire the link (K3), then cancel what a visitor queued.
+  void retire() noexcept;
   std::size_t cancel_pending();
+
+  // Observation (stats.cpp).
   [[nodiscard]] pool_stats stats() const noexcept;
   [[nodiscard]] const std::string& name() const noexcept { return name_; }
   [[nodiscard]] thread_pool* owner() const noexcept { return owner_; }
+  [[nodiscard]] const pool_ref& ref() const noexcept { return ref_; }
 
   // Hooks for the futures.
   bool help_until(state_base& s, steady_time deadline);
   /// True on any thread of this pool, hooks included (for the misuse checks of wait and join).
   [[nodiscard]] bool on_own_worker() const noexcept { return current_worker().core == this; }
-  /// The calling worker if it is in its task loop (it may then push to its deque and help).
+  /// The calling worker if it is in its task loop (it may then push to its deque).
   [[nodiscard]] worker* own_loop_worker() const noexcept {
     const worker_context& ctx = current_worker();
     return ctx.core == this && ctx.in_loop ? ctx.self : nullptr;
   }
   void report_error(const std::exception_ptr& error) noexcept;
+  [[nodiscard]] std::shared_ptr<const error_sink> errors() const noexcept { return errors_; }
   void count_unrun(future_state final, bool was_queued) noexcept;
 
  private:
+  // worker_registry.cpp
   void worker_main(worker& me);
+  /// Runs a hook; returns what it threw (after reporting it), or null.
+  std::exception_ptr run_hook(const std::function<void()>& hook) noexcept;
+
+  // worker.cpp
   void worker_loop(worker& me);
   bool search_then_park(worker& me, bool& searching);
   bool take_work(worker& me, task& out);
   bool steal_work(worker& me, task& out);
   void run_task(worker& me, task& t) noexcept;
+  void count_outcome(worker& me, run_outcome outcome, bool stale_claim) noexcept;
+  [[nodiscard]] bool work_visible() const noexcept;
+
+  // idle_and_join.cpp
   void go_busy(worker& me) noexcept;
   void go_idle(worker& me) noexcept;
-  [[nodiscard]] bool work_visible() const noexcept;
   [[nodiscard]] bool is_idle() const noexcept;
-  void push_local(worker& me, task_node* node);
-  void push_outside(task& t, bool bypass_close, const char* function);
-  void break_pool(const std::exception_ptr& cause) noexcept;
-  std::size_t drain(const std::exception_ptr& reason) noexcept;
-  void refuse(const char* function) const;
-  void count_outcome(worker& me, run_outcome outcome, bool stale_claim) noexcept;
   void notify_idle_waiters() noexcept;
+  [[nodiscard]] pool_phase phase(std::memory_order order) const noexcept {
+    return phase_.load(order);
+  }
+  /// Raises the phase to `to` (no-op if already there or later). Returns the phase before.
+  pool_phase transition_to(pool_phase to) noexcept;
+  [[nodiscard]] bool is_broken() const noexcept {
+    // acquire: pairs with transition_to_broken(); broken_error_ is visible.
+    return phase_.load(std::memory_order_acquire) == pool_phase::broken;
+  }
+  bool wait_for_exits(steady_time deadline);
+  [[nodiscard]] std::size_t busy_workers() const noexcept;
+
+  // drain.cpp
+  void transition_to_broken(const std::exception_ptr& cause) noexcept;
+  std::size_t drain(const std::exception_ptr& reason) noexcept;
+  void fail_broken(std::size_t n) noexcept;
   void cancel_stragglers() noexcept;
+  [[nodiscard]] std::exception_ptr broken_reason() const noexcept;
+  [[noreturn]] void refuse(const char* function) const;
 
   thread_pool* const owner_;
   pool_options options_;
   std::string name_;
+  std::shared_ptr<const error_sink> errors_;
+  pool_ref ref_;
   std::vector<std::unique_ptr<worker>> workers_;
   injection_queue injection_;
   sleep_controller sleep_;
 
   alignas(cache_line) std::atomic<std::uint64_t> busy_{0};
   alignas(cache_line) std::atomic<std::uint32_t> idle_waiters_{0};
-  std::atomic<bool> stopping_{false};
-  std::atomic<bool> broken_{false};
-  std::atomic<bool> on_error_threw_{false};
+  std::atomic<pool_phase> phase_{pool_phase::open};
   std::atomic<std::size_t> live_threads_{0};
   std::size_t started_threads_ = 0;  // written by the constructor only
 
@@ -218,16 +272,19 @@ class pool_core {
   std::condition_variable idle_cv_;
 
   // Lifecycle: exits of workers, joining of threads.
-  mutex life_mutex_;
+  mutable mutex life_mutex_;
   std::condition_variable life_cv_;
   std::size_t exited_ WEFT_GUARDED_BY(life_mutex_) = 0;
   bool joining_ WEFT_GUARDED_BY(life_mutex_) = false;  // a joiner is joining the threads
   bool joined_ WEFT_GUARDED_BY(life_mutex_) = false;   // threads joined, stragglers cancelled
-  std::exception_ptr broken_error_;  // written once before broken_ is set (seq_cst)
+  std::exception_ptr broken_error_;  // written once before the phase becomes broken
 
   // The stop epoch of request_stop().
   mutex stop_mutex_;
   std::stop_source stop_source_ WEFT_GUARDED_BY(stop_mutex_);
+  // Running stop-aware tasks (E2), an intrusive list through their states.
+  stop_registration* running_stoppable_ WEFT_GUARDED_BY(stop_mutex_) = nullptr;
+  void unlink_stoppable(stop_registration& entry) noexcept WEFT_REQUIRES(stop_mutex_);
 };
 
 }  // namespace detail

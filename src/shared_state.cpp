@@ -26,6 +26,8 @@ thread_local completion_list completions;
 
 }  // namespace
 
+void run_completion_list() noexcept;
+
 state_base::~state_base() = default;
 
 bool state_base::try_transition(future_state from, future_state to) noexcept {
@@ -79,38 +81,11 @@ bool state_base::cancel() noexcept {
     return false;
   }
   destroy_callable();  // F3, I1: captures are released now, not when the entry is popped
+  // F7: the count is the canceller's only use of the pool (a visit, if it is not a worker:
+  // the pool may be joining). A worker that meets the stale entry drops it without waiting.
   core_count_unrun(pool_, future_state::cancelled, queued());
   publish(future_state::cancelled);
-  settle();  // F7: last touch of the pool was above
   return true;
-}
-
-void state_base::settle() noexcept {
-  // release: pairs with await_settled()'s acquire; our use of the pool happens-before the
-  // worker drops the entry (and so before the pool can be destroyed).
-  const std::uint32_t before = word_.fetch_or(settled_bit, std::memory_order_release);
-  if ((before & waiters_bit) != 0) {
-    futex_wake_all(word_);
-  }
-}
-
-void state_base::await_settled() const noexcept {
-  std::uint32_t w = word_.load(std::memory_order_acquire);
-  for (;;) {
-    const auto raw = static_cast<future_state>(w & state_mask);
-    if ((w & settled_bit) != 0 || (raw != completing && raw != future_state::cancelled)) {
-      return;
-    }
-    if ((w & waiters_bit) == 0) {
-      if (!word_.compare_exchange_weak(w, w | waiters_bit, std::memory_order_acquire,
-                                       std::memory_order_acquire)) {
-        continue;
-      }
-      w |= waiters_bit;
-    }
-    futex_wait(word_, w);
-    w = word_.load(std::memory_order_acquire);
-  }
 }
 
 bool state_base::fail_pending(std::exception_ptr reason) noexcept {
@@ -179,17 +154,22 @@ void state_base::take_callbacks() noexcept {
 void run_completions(state_base* first) noexcept {
   completion_list& list = completions;
   first->next_completion_ = nullptr;
-  if (list.active) {  // F6: queue behind the running frame instead of recursing
-    if (list.tail != nullptr) {
-      list.tail->next_completion_ = first;
-    } else {
-      list.head = first;
-    }
-    list.tail = first;
-    return;
+  if (list.tail != nullptr) {
+    list.tail->next_completion_ = first;
+  } else {
+    list.head = first;
+  }
+  list.tail = first;
+  if (list.active) {
+    return;  // F6: queued behind the running frame instead of recursing
   }
   list.active = true;
-  list.head = list.tail = first;
+  run_completion_list();
+  list.active = false;
+}
+
+void run_completion_list() noexcept {
+  completion_list& list = completions;
   while (list.head != nullptr) {
     state_base* s = list.head;
     list.head = s->next_completion_;
@@ -209,7 +189,15 @@ void run_completions(state_base* first) noexcept {
     }
     s->release();
   }
-  list.active = false;
+}
+
+void run_deferred_completions() noexcept {
+  // F6': a callback that waits would otherwise wait for completions that only its own frame
+  // would run after it returns. Running them here nests one level per waiting callback, as
+  // helping does, never one per link of a chain.
+  if (completions.head != nullptr) {
+    run_completion_list();
+  }
 }
 
 void state_base::add_callback(callback_node* node) {
@@ -273,18 +261,16 @@ bool state_base::wait_until(steady_time deadline) const {
   if (done()) {
     return true;
   }
-  if (pool_ != nullptr && core_on_own_worker(pool_)) {
-    return core_help_until(pool_, const_cast<state_base&>(*this), deadline);
+  run_deferred_completions();  // F6': what we wait for may be among them
+  if (pool_core* own = own_worker_pool(pool_)) {
+    return core_help_until(own, const_cast<state_base&>(*this), deadline);
   }
   return block_until(deadline);
 }
 
 run_outcome state_base::run_and_release(std::exception_ptr& /*error*/) noexcept {
   const run_outcome outcome = run_here();  // a failure stays in the future, not on_error
-  if (outcome == run_outcome::skipped) {
-    await_settled();  // F7: an outside cancel() may still be using the pool
-  }
-  release();
+  release();                               // a stale entry (F7) is dropped at once
   return outcome;
 }
 
@@ -295,7 +281,6 @@ bool state_base::cancel_and_release(const std::exception_ptr& reason) noexcept {
   } else if (try_transition(future_state::pending, completing)) {
     destroy_callable();
     publish(future_state::cancelled);
-    settle();
     stopped = true;  // the pool counts it (it knows whether it was cancel_pending or a drain)
   }
   release();

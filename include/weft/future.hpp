@@ -45,6 +45,8 @@ namespace detail {
 
 template <class T>
 future<T> adopt_future(result_state<T>* s) noexcept;
+template <class T, class F>
+class continuation;
 
 [[noreturn]] void throw_invalid_future(const char* function);
 [[noreturn]] void throw_value_taken(const char* function);
@@ -52,6 +54,8 @@ future<T> adopt_future(result_state<T>* s) noexcept;
 [[noreturn]] void throw_timeout(const char* function, future_state s,
                                 std::chrono::nanoseconds waited);
 std::exception_ptr make_cancelled_error(const char* function);
+/// A pool_shutdown saying that the future's pool was destroyed.
+std::exception_ptr make_pool_gone_error(const char* function);
 
 /// Callback that calls `fn(const future<T>&)` or `fn()`.
 template <class T, class F>
@@ -235,12 +239,12 @@ class future {
   /// Effects: at completion, on the thread that completed the task (a worker, or the thread
   /// that cancelled it), or, when a registration races the completion, on a thread registering
   /// a callback on the same future at that moment; an exception it throws goes to the pool's
-  /// on_error and later callbacks still run. If the future is already done, `fn` runs at once
-  /// on the calling thread and an exception it throws propagates to the caller.
+  /// on_error (standard error once the pool is gone) and later callbacks still run. If the
+  /// future is already done, `fn` runs at once on the calling thread and an exception it
+  /// throws propagates to the caller. Works after the pool is destroyed. `fn` may use the pool
+  /// freely (submit, get(), cancel(), request_stop(), more callbacks): no lock of the pool is
+  /// held while it runs, and a get() inside it runs the completions it waits for.
   ///
-  /// Preconditions: the pool that ran this task is not destroyed while this call runs. (When
-  /// the call races the completion it may run the callbacks registered at that moment, which
-  /// report to the pool's on_error or submit then() continuations to it.)
   /// Throws: weft::usage_error if !valid(); what `fn` throws when it runs at once.
   template <class F>
   void on_done(F&& fn) const {
@@ -255,9 +259,14 @@ class future {
   /// after this task succeeds. A failed or cancelled task passes its outcome on without
   /// running `fn`. If `fn` takes the future itself (`fn(future<T>)`), it runs on every outcome.
   ///
-  /// Preconditions: the pool that ran this task is alive.
+  /// Effects: `fn` taking `const T&` reads the value in place. `fn` taking `T` or `T&&` gets
+  /// the value moved only when the continuation holds the only handle to this future (every
+  /// other copy was dropped); otherwise it gets a copy, so no other holder ever sees a
+  /// moved-from value. A move-only T is always moved: get() on another handle then throws
+  /// weft::usage_error. If the pool is destroyed before this task completes and the
+  /// continuation could be queued, the returned future fails with weft::pool_shutdown.
   /// Throws: weft::usage_error if !valid(); weft::pool_shutdown if the task is already done
-  /// and its pool was shut down.
+  /// and its pool was shut down or destroyed (the message says which).
   template <class F>
   auto then(F&& fn) const;
 
@@ -266,6 +275,8 @@ class future {
   friend future<U> detail::adopt_future(detail::result_state<U>* s) noexcept;
   template <class U>
   friend class future;
+  template <class U, class G>
+  friend class detail::continuation;
 
   explicit future(detail::result_state<T>* s) noexcept : s_(s) {}
 
@@ -360,14 +371,44 @@ class continuation {
       return std::invoke(fn_, source_);
     } else if constexpr (std::is_void_v<T>) {
       return std::invoke(fn_);
-    } else if constexpr (std::is_invocable_v<F&, const T&>) {
-      return std::invoke(fn_, source_.get());
+    } else if constexpr (std::is_copy_constructible_v<T>) {
+      // The value goes as an rvalue only out of a state nobody else can read (this
+      // continuation holds the only reference): a by-value or rvalue parameter then takes it
+      // without a copy, and a const T& parameter binds to it in place. Otherwise a const T&
+      // parameter reads it in place and any other parameter gets a copy.
+      // (An overload set whose rvalue and const T& overloads return different types always
+      // takes the const T& one, the overload then()'s result type names.)
+      if constexpr (rvalue_path()) {
+        result_state<T>& s = *source_.s_;
+        if (s.sole_holder() && s.state() == future_state::succeeded && s.take_value()) {
+          return std::invoke(fn_, std::move(s.value()));
+        }
+      }
+      if constexpr (std::is_invocable_v<F&, const T&>) {
+        return std::invoke(fn_, source_.get());
+      } else {
+        return std::invoke(fn_, T(source_.get()));
+      }
     } else {
-      return std::invoke(fn_, std::move(source_).get());  // a by-value/rvalue parameter
+      // A move-only value has no copy to give: it is moved out, and get() on any other
+      // handle then throws usage_error (documented on then()).
+      return std::invoke(fn_, std::move(source_).get());
     }
   }
 
  private:
+  // True if `fn` may take the value as an rvalue: it accepts one, with the result type then()
+  // named for it.
+  static constexpr bool rvalue_path() {
+    if constexpr (!std::is_invocable_v<F&, T&&>) {
+      return false;
+    } else if constexpr (!std::is_invocable_v<F&, const T&>) {
+      return true;
+    } else {
+      return std::is_same_v<std::invoke_result_t<F&, T&&>, std::invoke_result_t<F&, const T&>>;
+    }
+  }
+
   future<T> source_;
   F fn_;
 };
@@ -388,8 +429,8 @@ struct then_result {
   using type = std::remove_cvref_t<typename decltype(probe())::type>;
 };
 
-/// Throws pool_shutdown for then() on a done future of a shut-down pool.
-void check_continuation_accepted(pool_core* pool);
+/// Throws pool_shutdown for then() on a done future whose pool was shut down or destroyed.
+void check_continuation_accepted(const pool_ref& pool);
 
 }  // namespace detail
 

@@ -37,6 +37,7 @@
 #include <vector>
 
 #include <weft/detail/deadline.hpp>
+#include <weft/detail/injection_queue.hpp>
 #include <weft/detail/shared_state.hpp>
 #include <weft/detail/task.hpp>
 #include <weft/future.hpp>
@@ -47,18 +48,51 @@ namespace weft {
 inline namespace v1 {
 namespace detail {
 
-// Out-of-line entry points into the engine (src/thread_pool.cpp).
+struct worker;
+
+/// A submission admitted to a pool, before its task is built (src/admission.cpp).
+///
+/// Admission is decided first, so a refused submission leaves the caller's callable and
+/// arguments untouched: from a worker of the pool in its task loop, the task will go to the
+/// worker's own deque (refused only by a broken pool); from any other thread, a position in the
+/// injection queue is claimed (refused once the pool is shut down). The caller then builds the
+/// task and hands it over with submit() or post(). If building it throws, the destructor fills
+/// the claimed position with a tombstone, so nothing is half-queued.
+class admission {
+ public:
+  /// Admits one submission. Throws weft::pool_shutdown or weft::broken_pool if refused
+  /// (counted in stats().rejected), std::bad_alloc if the queue cannot grow.
+  admission(pool_core* core, const char* function);
+  admission(const admission&) = delete;
+  admission& operator=(const admission&) = delete;
+  ~admission() {
+    if (slot_) {
+      abandon();
+    }
+  }
+
+  /// Queues a state holding two references (the queue's and a future's). If the worker's deque
+  /// cannot grow (std::bad_alloc), releases the queue's reference and rethrows.
+  void submit(state_base* s);
+  /// Queues a fire-and-forget task. Throws std::bad_alloc, leaving `t` as it was, if it
+  /// cannot be queued.
+  void post(task& t);
+
+ private:
+  void abandon() noexcept;
+
+  pool_core* core_;
+  worker* local_ = nullptr;
+  injection_queue::claimed_slot slot_;
+};
 
 /// Throws pool_shutdown or broken_pool unless the pool accepts outside submissions (a worker
-/// of the pool is always accepted).
+/// of the pool in its task loop is always accepted, unless the pool is broken).
 void core_check_open(const pool_core* pool, const char* function);
-/// Queues a fire-and-forget task. Throws like core_check_open if refused (then `t` is intact).
-void core_post(pool_core* pool, task& t, const char* function);
-/// Queues a state holding two references (the queue's and a future's). If refused, releases the
-/// queue's reference and throws like core_check_open.
-void core_submit(pool_core* pool, state_base* s, const char* function);
 /// The token of the pool's current stop epoch (see thread_pool::request_stop).
 std::stop_token core_stop_token(pool_core* pool);
+/// The reference a state keeps to its pool.
+pool_ref core_ref(const pool_core* pool) noexcept;
 /// Throws usage_error for an empty callable.
 [[noreturn]] void throw_empty_callable(const char* function);
 
@@ -138,15 +172,15 @@ class thread_pool {
     using R = std::remove_cvref_t<detail::call_result_t<D, std::decay_t<Args>...>>;
     using fn_type = detail::bound_call<D, std::decay_t<Args>...>;
     check_callable(f, "weft::thread_pool::submit");
-    detail::core_check_open(core_.get(), "weft::thread_pool::submit");
+    detail::admission admitted(core_.get(), "weft::thread_pool::submit");
     std::stop_token token;
     if constexpr (stop_aware) {
       token = detail::core_stop_token(core_.get());
     }
     auto* s = new detail::task_state<R, fn_type, stop_aware>(
-        core_.get(), 2, std::move(token), std::forward<F>(f), std::forward<Args>(args)...);
+        ref_, 2, std::move(token), std::forward<F>(f), std::forward<Args>(args)...);
     future<R> result = detail::adopt_future<R>(s);
-    detail::core_submit(core_.get(), s, "weft::thread_pool::submit");
+    admitted.submit(s);
     return result;
   }
 
@@ -164,23 +198,23 @@ class thread_pool {
                       std::is_invocable_v<D, std::stop_token, std::decay_t<Args>...>,
                   "weft::thread_pool::post: the callable cannot be invoked with these arguments");
     check_callable(f, "weft::thread_pool::post");
-    detail::core_check_open(core_.get(), "weft::thread_pool::post");
+    detail::admission admitted(core_.get(), "weft::thread_pool::post");
     if constexpr (detail::takes_stop_token<D, std::decay_t<Args>...>) {
       detail::task t{[call = detail::bound_call<D, std::decay_t<Args>...>(
                           std::forward<F>(f), std::forward<Args>(args)...),
                       token = detail::core_stop_token(core_.get())]() mutable {
         static_cast<void>(call(token));
       }};
-      detail::core_post(core_.get(), t, "weft::thread_pool::post");
+      admitted.post(t);
     } else if constexpr (sizeof...(Args) == 0) {
       detail::task t{[g = D(std::forward<F>(f))]() mutable { static_cast<void>(std::move(g)()); }};
-      detail::core_post(core_.get(), t, "weft::thread_pool::post");
+      admitted.post(t);
     } else {
       detail::task t{[call = detail::bound_call<D, std::decay_t<Args>...>(
                           std::forward<F>(f), std::forward<Args>(args)...)]() mutable {
         static_cast<void>(call());
       }};
-      detail::core_post(core_.get(), t, "weft::thread_pool::post");
+      admitted.post(t);
     }
   }
 
@@ -212,21 +246,23 @@ class thread_pool {
       futures.reserve(static_cast<std::size_t>(std::ranges::size(inputs)));
     }
     for (auto&& element : inputs) {
+      futures.emplace_back();  // room first: a full vector throws before anything is queued
+      detail::admission admitted(core_.get(), "weft::thread_pool::submit_each");
       std::stop_token token;
       if constexpr (stop_aware) {
         token = detail::core_stop_token(core_.get());
       }
       auto* s = [&]() {
         if constexpr (std::is_lvalue_reference_v<Range>) {
-          return new detail::task_state<R, call_type, stop_aware>(
-              core_.get(), 2, std::move(token), shared, static_cast<const V&>(element));
+          return new detail::task_state<R, call_type, stop_aware>(ref_, 2, std::move(token), shared,
+                                                                  static_cast<const V&>(element));
         } else {
-          return new detail::task_state<R, call_type, stop_aware>(core_.get(), 2, std::move(token),
-                                                                  shared, V(std::move(element)));
+          return new detail::task_state<R, call_type, stop_aware>(ref_, 2, std::move(token), shared,
+                                                                  V(std::move(element)));
         }
       }();
-      futures.push_back(detail::adopt_future<R>(s));
-      detail::core_submit(core_.get(), s, "weft::thread_pool::submit_each");
+      futures.back() = detail::adopt_future<R>(s);
+      admitted.submit(s);
     }
     return futures;
   }
@@ -289,6 +325,7 @@ class thread_pool {
   bool join_until_steady(detail::steady_time deadline, const char* function);
 
   std::unique_ptr<detail::pool_core> core_;
+  detail::pool_ref ref_;  // the core's, kept here so that submit builds states inline
 };
 
 }  // namespace v1

@@ -42,9 +42,13 @@
  *      last slot, get the next block first (a spare or new: may throw, and then nothing was
  *      accepted). CAS tail_ to the next position; that CAS fails if `closed` is set, and then
  *      push returns false (unless the pool's internal bypass). For a block's last slot, link
- *      the next block, publish tail_block_, then fetch_add tail_ past the mark. Move the task
- *      into the slot and store `written` (release). A producer that opened a block while the
- *      queue holds more than injection_backlog_yield tasks then yields its processor once.
+ *      the next block, publish tail_block_, then fetch_add tail_ past the mark. That is
+ *      claim(): the position is the producer's, and admission is decided. fill() then moves
+ *      the task into the slot and stores `written` (release); the pool builds the task between
+ *      the two, so a refused submission never consumed the caller's callable, and a task that
+ *      could not be built (std::bad_alloc) is filled as an empty task, a tombstone that pop
+ *      skips. A producer that opened a block while the queue holds more than
+ *      injection_backlog_yield tasks yields its processor once, after filling.
  *   Q2 pop: if head_ is at an end mark, wait for it to move on. Unless `has_next` is set, read
  *      tail_: equal positions mean empty. CAS head_ to the next position, with `has_next` if
  *      the tail is in a later block. For a block's last slot, wait for block.next, publish
@@ -113,6 +117,8 @@ namespace detail {
 
 /// Unbounded multi-producer, multi-consumer FIFO of tasks with a closable entrance.
 class injection_queue {
+  struct slot;
+
  public:
   /// Outcome of pop().
   enum class pop_status : unsigned char { taken, empty };
@@ -126,13 +132,38 @@ class injection_queue {
   /// or pop may be in flight. Thread: any.
   ~injection_queue();
 
-  /// Appends `t` (step Q1). Returns false, leaving `t` untouched, if the queue is closed and
-  /// `bypass_close` is false. Throws std::bad_alloc, leaving `t` untouched, if a new block is
-  /// needed and cannot be allocated. Thread: any.
-  bool push(task& t, bool bypass_close = false);
+  /// A position taken by claim() and not yet filled.
+  struct claimed_slot {
+    slot* place = nullptr;      ///< null: nothing was claimed (the queue is closed)
+    bool opened_block = false;  ///< the claim took a block's last slot (see fill())
+    explicit operator bool() const noexcept { return place != nullptr; }
+  };
 
-  /// Takes the oldest task into `out` (step Q2). May wait, briefly, for a producer that has
-  /// claimed the oldest position to finish writing its task. Thread: any.
+  /// Takes the next position (step Q1 up to its CAS) without writing it: admission happens
+  /// here, before the caller builds the task. Returns an empty claim, taking nothing, if the
+  /// queue is closed and `bypass_close` is false. Throws std::bad_alloc, taking nothing, if a new
+  /// block is needed and cannot be allocated. The caller must fill() the claim exactly once, and
+  /// soon: a consumer that reaches the position waits for it. Thread: any.
+  claimed_slot claim(bool bypass_close = false);
+
+  /// Moves `t` into a claimed position (the end of step Q1). An empty `t` is a tombstone: pop()
+  /// skips it (a claimer whose task could not be built). Thread: the claimer.
+  void fill(claimed_slot claimed, task& t) noexcept;
+
+  /// Appends `t` (step Q1): claim() then fill(). Returns false, leaving `t` untouched, if the
+  /// queue is closed and `bypass_close` is false. Throws std::bad_alloc, leaving `t` untouched,
+  /// if a new block is needed and cannot be allocated. Thread: any.
+  bool push(task& t, bool bypass_close = false) {
+    const claimed_slot claimed = claim(bypass_close);
+    if (!claimed) {
+      return false;
+    }
+    fill(claimed, t);
+    return true;
+  }
+
+  /// Takes the oldest task into `out` (step Q2), skipping tombstones. May wait, briefly, for a
+  /// producer that has claimed the oldest position to finish writing its task. Thread: any.
   pop_status pop(task& out) noexcept;
 
   /// True if no task is queued or being queued. seq_cst loads: usable as the re-check of a

@@ -39,12 +39,25 @@
  *      stack to exactly one taker; the other gets `closed`. The registrar holds its own
  *      reference from before the push to after the re-check: once pushed, the callback may
  *      run on the completer and drop the caller's last handle.
- *   F7 settle: cancel() from outside the pool sets the settled bit when it is done with the
- *      pool (counting, callbacks). A worker that pops the entry of a cancelled state waits for
- *      that bit before dropping it, so the pool cannot go idle, join and be destroyed while the
- *      cancelling thread still uses it.
  *   F6 completion is trampolined per thread: a callback that completes another state (a then()
  *      chain) queues that state's callbacks on a thread-local list instead of recursing.
+ *   F6' a wait (get, wait_for, the pool's wait and join) first runs the completions queued on
+ *      the calling thread's trampoline: a callback that waits would otherwise wait for work
+ *      that only its own frame would run after it returns. The trampoline is re-entrant: the
+ *      nested run takes entries from the same list, so each callback still runs exactly once.
+ *   F7 cancel from outside the pool counts the cancellation through a visit to the pool (see
+ *      src/pool_link.hpp); the queue entry of a cancelled state is dropped at once by the
+ *      worker that pops it, which never waits for the canceller.
+ *
+ * Lifetimes. A state holds a pool_ref (the pool's type-stable link and generation), never a
+ * plain pointer: a future may outlive its pool, and every use of the pool from a state checks
+ * that the pool still exists (docs/design/futures.md, "Lifetimes"). User code (callbacks,
+ * continuations, stop callbacks) never runs while the state or the pool holds a lock, or while
+ * a thread waits for the running frame.
+ *
+ * Sole holder. A then() continuation that takes its value by value or by rvalue may move the
+ * value only when its own handle is the state's only reference (sole_holder()): no other
+ * holder can then observe the moved-from value. Otherwise it gets a copy.
  *
  * Invariants.
  *   I1 The word leaves `pending` exactly once; the callable is destroyed exactly once, by the
@@ -108,22 +121,49 @@ enum class future_state : unsigned char {
 namespace detail {
 
 class pool_core;
+class pool_link;
 class state_base;
 
-// Hooks into the pool (src/thread_pool.cpp). A state keeps a plain pointer to its pool: the
-// pool outlives every state that can still complete (the pool's destructor runs every accepted
-// task), and the pointer is only used while completing and for then().
+/// How a state names its pool: the pool's type-stable link and the generation it had when the
+/// pool was made (src/pool_link.hpp). A default pool_ref names no pool.
+struct pool_ref {
+  pool_link* link = nullptr;
+  std::uint32_t generation = 0;
+  friend bool operator==(const pool_ref&, const pool_ref&) = default;
+};
 
-/// Reports an error no future can carry (a throwing callback) to the pool's on_error.
-void core_report_error(pool_core* pool, std::exception_ptr error) noexcept;
+/// A running stop-aware task, listed by its pool so that pool.request_stop() reaches it.
+/// Guarded by the pool's stop lock (src/stop_epoch.cpp).
+struct stop_registration {
+  stop_registration* prev = nullptr;
+  stop_registration* next = nullptr;
+  state_base* state = nullptr;
+  stop_registration* taken_next = nullptr;  // owned by the request_stop that took the entry
+  bool linked = false;
+};
+
+// Hooks into the pool (src/pool_link.cpp, src/admission.cpp, src/stop_epoch.cpp). Each checks
+// that the pool still exists before it uses it.
+
+/// The pool named by `ref` if the calling thread is one of its workers, else null.
+pool_core* own_worker_pool(const pool_ref& ref) noexcept;
+/// Reports an error no future can carry (a throwing callback) to the pool's on_error, or to
+/// standard error if the pool is gone.
+void core_report_error(const pool_ref& ref, const std::exception_ptr& error) noexcept;
 /// Counts a state that ended without a worker running it (user cancel, then() pass-through).
-void core_count_unrun(pool_core* pool, future_state final, bool was_queued) noexcept;
-/// True if the calling thread is a worker of `pool`.
-bool core_on_own_worker(const pool_core* pool) noexcept;
+void core_count_unrun(const pool_ref& ref, future_state final, bool was_queued) noexcept;
 /// On a worker of the pool: runs other work until `s` is done or the deadline passes.
 bool core_help_until(pool_core* pool, state_base& s, steady_time deadline);
-/// Queues a then() continuation (never refused while the pool has workers).
-void core_submit_continuation(pool_core* pool, state_base* s);
+/// Queues a then() continuation; fails it with pool_shutdown if the pool is gone or stopping.
+void core_submit_continuation(const pool_ref& ref, state_base* s);
+/// Step F6': runs the completions queued on this thread's trampoline, if any.
+void run_deferred_completions() noexcept;
+/// Lists a starting stop-aware task with its pool, unless the stop epoch of `epoch` already
+/// ended (then returns false: the task's stop is requested). Thread: a worker of the pool.
+bool core_stop_register(const pool_ref& ref, const std::stop_token& epoch,
+                        stop_registration& entry) noexcept;
+/// Unlists a task that core_stop_register() listed (a no-op if request_stop took it).
+void core_stop_unregister(const pool_ref& ref, stop_registration& entry) noexcept;
 
 /// A registered on_done callback.
 class callback_node {
@@ -144,13 +184,11 @@ class state_base : public task_node {
   static constexpr std::uint32_t waiters_bit = 0x8;
   static constexpr std::uint32_t moved_bit = 0x10;
   static constexpr std::uint32_t queued_bit = 0x20;
-  /// Set by cancel() once it no longer touches the pool (see await_settled()).
-  static constexpr std::uint32_t settled_bit = 0x40;
   /// Internal state value: the outcome is being written by a canceller or failer.
   static constexpr auto completing = static_cast<future_state>(5);
 
-  /// A state owned by `refs` holders, belonging to `pool` (may be null).
-  state_base(pool_core* pool, std::uint32_t refs) noexcept : pool_(pool), refs_(refs) {}
+  /// A state owned by `refs` holders, belonging to the pool `pool` names.
+  state_base(pool_ref pool, std::uint32_t refs) noexcept : pool_(pool), refs_(refs) {}
 
   void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }  // holder exists
   void release() noexcept {
@@ -175,7 +213,13 @@ class state_base : public task_node {
   [[nodiscard]] bool queued() const noexcept {
     return (word_.load(std::memory_order_relaxed) & queued_bit) != 0;  // set before sharing
   }
-  [[nodiscard]] pool_core* pool() const noexcept { return pool_; }
+  [[nodiscard]] const pool_ref& pool() const noexcept { return pool_; }
+
+  /// True if the caller's reference is the only one: no other handle, entry or callback can
+  /// read the state. acquire: pairs with the other holders' releasing decrements.
+  [[nodiscard]] bool sole_holder() const noexcept {
+    return refs_.load(std::memory_order_acquire) == 1;
+  }
 
   /// Marks the state as having a queue entry, if it is still pending. Thread: the submitter.
   bool mark_queued() noexcept;
@@ -239,17 +283,14 @@ class state_base : public task_node {
   void publish(future_state final) noexcept;
   /// Takes the callback stack (closing it) and runs what it held, if anything (F2, F5).
   void take_callbacks() noexcept;
-  /// Step F7, canceller side.
-  void settle() noexcept;
-  /// Step F7, worker side: waits until a cancellation in progress has settled.
-  void await_settled() const noexcept;
 
   std::exception_ptr error_;
 
  private:
   friend void run_completions(state_base* first) noexcept;
+  friend void run_completion_list() noexcept;
 
-  pool_core* pool_;
+  pool_ref pool_;
   mutable std::atomic<std::uint32_t> word_{0};
   std::atomic<std::uint32_t> refs_;
   std::atomic<callback_node*> callbacks_{nullptr};
@@ -335,7 +376,7 @@ template <class T, class Fn, bool StopAware>
 class task_state final : public result_state<T> {
  public:
   template <class... A>
-  task_state(pool_core* pool, std::uint32_t refs, std::stop_token pool_token, A&&... a)
+  task_state(pool_ref pool, std::uint32_t refs, std::stop_token pool_token, A&&... a)
       : result_state<T>(pool, refs) {
     ::new (static_cast<void*>(fn_storage_)) Fn(std::forward<A>(a)...);
     if constexpr (StopAware) {
@@ -363,7 +404,17 @@ class task_state final : public result_state<T> {
   void invoke_callable() override {
     if constexpr (StopAware) {
       // A pool-wide request_stop() made before or during the run reaches the task's own token.
-      const std::stop_callback link(pool_token_, [this]() noexcept { own_.request_stop(); });
+      // The pool lists the running task (no std::stop_callback on the pool's token: its
+      // destructor would block this worker while another thread runs the task's stop
+      // callbacks, and those may wait for work queued behind this task).
+      registration_.state = this;
+      if (!core_stop_register(this->pool(), pool_token_, registration_)) {
+        own_.request_stop();  // the epoch ended before the start; the callbacks run here
+      }
+      struct unlist {
+        task_state* self;
+        ~unlist() { core_stop_unregister(self->pool(), self->registration_); }
+      } const guard{this};
       store(own_.get_token());
     } else {
       store();
@@ -385,6 +436,7 @@ class task_state final : public result_state<T> {
   struct no_stop {};
   [[no_unique_address]] std::conditional_t<StopAware, std::stop_source, no_stop> own_{};
   [[no_unique_address]] std::conditional_t<StopAware, std::stop_token, no_stop> pool_token_{};
+  [[no_unique_address]] std::conditional_t<StopAware, stop_registration, no_stop> registration_{};
 };
 
 }  // namespace detail
