@@ -7,6 +7,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 packages=(
   cmake ninja-build g++ clang      # toolchain (clang: -Wthread-safety, TSan preset)
+  libclang-rt-14-dev               # clang's sanitizer and libFuzzer runtimes (TSan, fuzz preset)
   clang-format clang-tidy          # formatting check, tidy preset
   libgtest-dev libgmock-dev        # unit and stress tests
   relacy-dev                       # model tests (tests/model)

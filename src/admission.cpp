@@ -64,13 +64,18 @@ class boxed_task final : public task_node {
 }  // namespace
 
 void pool_core::refuse(const char* function) const {
-  rejected_.fetch_add(1, std::memory_order_relaxed);  // a statistic
+  // The error is built before the refusal is counted: if building it throws std::bad_alloc,
+  // the caller gets that, and the call counts as no submission at all.
   if (const std::exception_ptr reason = broken_reason()) {
-    throw broken_pool(cat({function, ": ", describe(reason)}));
+    broken_pool error(cat({function, ": ", describe(reason)}));
+    rejected_.fetch_add(1, std::memory_order_relaxed);  // a statistic
+    throw error;
   }
-  throw pool_shutdown(cat({function, ": pool '", name_,
+  pool_shutdown error(cat({function, ": pool '", name_,
                            "' is shut down and accepts no new tasks; submit before shutdown() "
                            "or join(), or create a new pool"}));
+  rejected_.fetch_add(1, std::memory_order_relaxed);  // a statistic
+  throw error;
 }
 
 void pool_core::check_open(const char* function) const {
@@ -141,8 +146,10 @@ void pool_core::submit_continuation(state_base* s) {
     return;
   }
   sleep_.notify_one();
-  // D3: if join already let the workers go, nobody will run it: cancel it (never pending).
-  if (phase(std::memory_order_seq_cst) >= pool_phase::stopping) {
+  // D3: if join already let the workers go, or the pool broke meanwhile (its workers' last
+  // drains may have passed), nobody will run it: drain it here (never pending). seq_cst: the
+  // load after our push against the phase's seq_cst raise before the drains.
+  if (phase(std::memory_order_seq_cst) >= pool_phase::broken) {
     cancel_stragglers();
   }
 }

@@ -15,7 +15,8 @@
 //      broken (seq_cst: the workers' S3 re-check), close the injection queue, drain with the
 //      error, wake every worker. Each worker then drains once more and exits, and a task
 //      taken as the pool broke fails instead of running (worker.cpp). All of these count in
-//      failed: the futures fail with broken_pool.
+//      failed: the futures fail with broken_pool. Every such drain notifies the idle waiters
+//      (drain_broken), as cancel_pending and the stragglers' drain do.
 //   D3 stragglers: a continuation that a visitor queued after the workers exited is drained
 //      by the visitor itself (admission.cpp) or by the joiner or the destructor after it,
 //      so it never stays pending.
@@ -75,23 +76,34 @@ std::size_t pool_core::cancel_pending() {
 }
 
 void pool_core::transition_to_broken(const std::exception_ptr& cause) noexcept {
+  // The message is built with no lock held: describe() calls the exception's what(), user
+  // code (I4).
+  std::exception_ptr error;
+  try {
+    throw broken_pool(
+        cat({"weft::thread_pool: on_thread_start of pool '", name_, "' threw (", describe(cause),
+             "); the pool runs no task: fix the hook and create a new pool"}));
+  } catch (...) {
+    error = std::current_exception();  // a std::bad_alloc if the message could not be built
+  }
   {
     const unique_lock lock(life_mutex_);
     if (broken_error_) {
       return;  // D2 happens once
     }
-    try {
-      throw broken_pool(
-          cat({"weft::thread_pool: on_thread_start of pool '", name_, "' threw (", describe(cause),
-               "); the pool runs no task: fix the hook and create a new pool"}));
-    } catch (...) {
-      broken_error_ = std::current_exception();  // D-I2
-    }
+    broken_error_ = std::move(error);  // D-I2
   }
   static_cast<void>(transition_to(pool_phase::broken));  // pairs with the S3 re-check
   injection_.close();
-  fail_broken(drain(broken_error_));
+  drain_broken();
   sleep_.wake_all();
+}
+
+void pool_core::drain_broken() noexcept {
+  fail_broken(drain(broken_error_));
+  // A waiter (join's idle wait) that saw the drained tasks queued learns that they are gone:
+  // the workers that drain last may never go busy again to tell it.
+  notify_idle_waiters();
 }
 
 std::exception_ptr pool_core::broken_reason() const noexcept {

@@ -16,26 +16,6 @@
 namespace weft {
 inline namespace v1 {
 namespace detail {
-namespace {
-
-const char* state_name(future_state s) noexcept {
-  switch (s) {
-    case future_state::pending:
-      return "pending";
-    case future_state::running:
-      return "running";
-    case future_state::succeeded:
-      return "succeeded";
-    case future_state::failed:
-      return "failed";
-    case future_state::cancelled:
-      return "cancelled";
-  }
-  return "unknown";
-}
-
-}  // namespace
-
 void assertion_failed(const char* condition, const char* message, const char* file,
                       int line) noexcept {
   std::fprintf(stderr, "weft: internal assertion failed: %s (%s) at %s:%d\n", condition, message,
@@ -85,7 +65,7 @@ std::exception_ptr make_pool_gone_error(const char* function) {
 void throw_timeout(const char* function, future_state s, std::chrono::nanoseconds waited) {
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(waited).count();
   throw timeout_error(
-      cat({function, ": the task did not finish in time (state: ", state_name(s), ", waited ",
+      cat({function, ": the task did not finish in time (state: ", to_string(s), ", waited ",
            std::to_string(ms), " ms); wait longer, or cancel() it if it has not started"}));
 }
 

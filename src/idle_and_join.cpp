@@ -32,6 +32,7 @@
 // broken pair with the workers' S3 re-check (a seq_cst load after announcing).
 
 #include <string>
+#include <thread>
 
 #include "message.hpp"
 #include "pool_core.hpp"
@@ -51,8 +52,11 @@ constexpr std::uint64_t count_mask = epoch_one - 1;
 pool_phase pool_core::transition_to(pool_phase to) noexcept {
   pool_phase now = phase_.load(std::memory_order_relaxed);  // re-validated by the CAS
   // seq_cst: see the memory orders above. A failed CAS reloads and re-checks the order.
-  while (now < to && !phase_.compare_exchange_weak(now, to, std::memory_order_seq_cst,
-                                                   std::memory_order_relaxed)) {
+  // A broken pool stays broken until joined: its workers exit through D2 without the stopping
+  // phase, and is_broken() must stay true for the tasks and continuations that still arrive.
+  while (now < to && !(now == pool_phase::broken && to == pool_phase::stopping) &&
+         !phase_.compare_exchange_weak(now, to, std::memory_order_seq_cst,
+                                       std::memory_order_relaxed)) {
   }
   return now;
 }
@@ -136,6 +140,7 @@ bool pool_core::wait_for_exits(steady_time deadline) {
   if (!joining_) {
     // L3: the first joiner joins the threads and cancels stragglers, holding no lock of ours.
     joining_ = true;
+    final_joiner_ = std::this_thread::get_id();
     lock.native().unlock();
     for (auto& w : workers_) {
       if (w->thread.joinable()) {
@@ -147,6 +152,12 @@ bool pool_core::wait_for_exits(steady_time deadline) {
     lock.native().lock();
     joined_ = true;
     life_cv_.notify_all();
+    return true;
+  }
+  if (final_joiner_ == std::this_thread::get_id()) {
+    // A straggler's callback, run by the first joiner inside L3, joins again: every worker
+    // has exited and been joined, and its own outer call finishes the rest (waiting for
+    // joined_ here would wait for itself).
     return true;
   }
   while (!joined_) {

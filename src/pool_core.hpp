@@ -25,8 +25,11 @@
  * submits like an outside thread and helps like a worker.
  *
  * Shared state (beyond the queues and the sleep controller, which document their own).
- *   phase_    pool_phase: open → draining → broken → stopping → joined, only ever raised
- *             (transition_to); broken is skipped by a pool whose hooks never threw.
+ *   phase_    pool_phase: open → draining → stopping → joined, only ever raised
+ *             (transition_to); a hook that throws raises it to broken from open or draining,
+ *             and a broken pool stays broken until joined (its workers exit through D2, not
+ *             through stopping). A hook that throws once the pool is stopping leaves the
+ *             phase alone; broken_reason() still reports it.
  *   busy_     uint64: bits 0-31 the number of busy workers (holding or looking to take a task);
  *             bits 32-63 an epoch, incremented on every idle → busy transition.
  *   counters  per worker, written by that worker only (relaxed load + store, no RMW):
@@ -160,8 +163,10 @@ class pool_core {
   pool_core(const pool_core&) = delete;
   pool_core& operator=(const pool_core&) = delete;
 
-  /// Starts the worker threads. Throws std::system_error if not even one starts.
+  /// Starts the worker threads. Throws std::system_error if not even one starts (no thread,
+  /// or no memory for one); with fewer than asked for, reports to on_error and goes on (R1).
   void start_workers();
+  [[noreturn]] void throw_no_worker_started(const std::exception_ptr& cause) const;
 
   // Submission (admission.cpp).
   void check_open(const char* function) const;
@@ -225,6 +230,8 @@ class pool_core {
   void go_idle(worker& me) noexcept;
   [[nodiscard]] bool is_idle() const noexcept;
   void notify_idle_waiters() noexcept;
+  /// D2: fails what is queued with the broken_pool error, then notifies idle waiters.
+  void drain_broken() noexcept;
   [[nodiscard]] pool_phase phase(std::memory_order order) const noexcept {
     return phase_.load(order);
   }
@@ -277,6 +284,7 @@ class pool_core {
   std::size_t exited_ WEFT_GUARDED_BY(life_mutex_) = 0;
   bool joining_ WEFT_GUARDED_BY(life_mutex_) = false;  // a joiner is joining the threads
   bool joined_ WEFT_GUARDED_BY(life_mutex_) = false;   // threads joined, stragglers cancelled
+  std::thread::id final_joiner_ WEFT_GUARDED_BY(life_mutex_);  // the thread that runs L3
   std::exception_ptr broken_error_;  // written once before the phase becomes broken
 
   // The stop epoch of request_stop().

@@ -22,13 +22,35 @@ struct completion_list {
   state_base* head = nullptr;
   state_base* tail = nullptr;
 };
+#if defined(WEFT_DETAIL_STATE_MODEL)
+// The model seam (design note, Verification): Relacy runs every simulated thread on one OS
+// thread, so tests/model/shared_state_model.cpp defines one list per simulated thread.
+completion_list& this_thread_completions() noexcept;
+#else
 thread_local completion_list completions;
+inline completion_list& this_thread_completions() noexcept {
+  return completions;
+}
+#endif
 
 }  // namespace
 
 void run_completion_list() noexcept;
 
-state_base::~state_base() = default;
+state_base::~state_base() {
+  // A state always completes before its last reference goes (every accepted task runs or is
+  // cancelled), so its stack is closed; nodes left on an open stack are freed, not run.
+  // relaxed: the deleting thread synchronized with every holder through refs_.
+  callback_node* node = callbacks_.load(std::memory_order_relaxed);
+  if (node == closed_marker()) {
+    return;
+  }
+  while (node != nullptr) {
+    callback_node* next_node = node->next;
+    node->dispose();
+    node = next_node;
+  }
+}
 
 bool state_base::try_transition(future_state from, future_state to) noexcept {
   std::uint32_t w = word_.load(std::memory_order_relaxed);  // re-validated by the CAS
@@ -152,7 +174,7 @@ void state_base::take_callbacks() noexcept {
 }
 
 void run_completions(state_base* first) noexcept {
-  completion_list& list = completions;
+  completion_list& list = this_thread_completions();
   first->next_completion_ = nullptr;
   if (list.tail != nullptr) {
     list.tail->next_completion_ = first;
@@ -169,7 +191,7 @@ void run_completions(state_base* first) noexcept {
 }
 
 void run_completion_list() noexcept {
-  completion_list& list = completions;
+  completion_list& list = this_thread_completions();
   while (list.head != nullptr) {
     state_base* s = list.head;
     list.head = s->next_completion_;
@@ -180,11 +202,13 @@ void run_completion_list() noexcept {
     while (node != nullptr) {
       callback_node* next_node = node->next;
       try {
-        node->invoke(*s);
+        if (node->claim()) {  // F8: a removed callback is skipped
+          node->invoke(*s);
+        }
       } catch (...) {
         core_report_error(s->pool_, std::current_exception());  // E3: later ones still run
       }
-      delete node;
+      node->dispose();
       node = next_node;
     }
     s->release();
@@ -195,7 +219,7 @@ void run_deferred_completions() noexcept {
   // F6': a callback that waits would otherwise wait for completions that only its own frame
   // would run after it returns. Running them here nests one level per waiting callback, as
   // helping does, never one per link of a chain.
-  if (completions.head != nullptr) {
+  if (this_thread_completions().head != nullptr) {
     run_completion_list();
   }
 }
@@ -226,11 +250,13 @@ void state_base::add_callback(callback_node* node) {
     }
     release();  // closed: done meanwhile; the caller's handle still keeps the state alive
   }
-  struct deleter {
+  struct disposer {
     callback_node* n;
-    ~deleter() { delete n; }
+    ~disposer() { n->dispose(); }
   } guard{node};
-  node->invoke(*this);
+  if (node->claim()) {  // F8: its handle may have removed it already
+    node->invoke(*this);
+  }
 }
 
 bool state_base::block_until(steady_time deadline) const noexcept {

@@ -61,7 +61,7 @@ void pool_core::worker_loop(worker& me) {
       if (searching) {
         sleep_.end_search();
       }
-      fail_broken(drain(broken_error_));  // D2
+      drain_broken();  // D2
       return;
     }
     if (!search_then_park(me, searching)) {

@@ -18,6 +18,8 @@
 // Invariants. R-I1 started_threads_ is written by the constructor only, before any join can
 // read it (a join needs the constructed pool). R-I2 exited_ counts each started thread once.
 
+#include <atomic>
+#include <cstddef>
 #include <string>
 #include <system_error>
 
@@ -25,6 +27,7 @@
 #include "platform/thread_name.hpp"
 #include "pool_core.hpp"
 #include "pool_link.hpp"
+#include <weft/detail/diagnostics.hpp>
 
 namespace weft {
 inline namespace v1 {
@@ -66,6 +69,23 @@ pool_core::pool_core(thread_pool* owner, pool_options options)
 
 pool_core::~pool_core() = default;
 
+void pool_core::throw_no_worker_started(const std::exception_ptr& cause) const {
+  std::error_code code = std::make_error_code(std::errc::not_enough_memory);
+  std::string what = "out of memory";
+  try {
+    std::rethrow_exception(cause);
+  } catch (const std::system_error& e) {
+    code = e.code();
+    what = e.what();
+  } catch (...) {
+    // std::bad_alloc: keep the defaults (the strings above fit the small-string buffer).
+  }
+  throw std::system_error(code, cat({"weft::thread_pool::thread_pool: pool '", name_,
+                                     "' could not start any worker thread (", what,
+                                     "); lower the thread count, raise the system's thread "
+                                     "limit or free memory"}));
+}
+
 void pool_core::start_workers() {
   for (auto& w : workers_) {
     worker* self = w.get();
@@ -73,14 +93,12 @@ void pool_core::start_workers() {
       live_threads_.fetch_add(1, std::memory_order_relaxed);  // a statistic
       w->thread = std::thread([this, self] { worker_main(*self); });
       ++started_threads_;
-    } catch (const std::system_error& e) {
+    } catch (...) {
+      // std::system_error (no thread to be had) or std::bad_alloc (no memory for one).
       live_threads_.fetch_sub(1, std::memory_order_relaxed);
       if (started_threads_ == 0) {
-        ref_.link->retire();  // K3: no state was made yet
-        throw std::system_error(
-            e.code(), cat({"weft::thread_pool::thread_pool: pool '", name_,
-                           "' could not start any worker thread (", e.what(),
-                           "); lower the thread count or raise the system's thread limit"}));
+        ref_.link->retire();  // K3: no state was made yet; the link goes back to the free list
+        throw_no_worker_started(std::current_exception());
       }
       // R1: some workers run; the pool works with fewer.
       report_error(std::current_exception());
@@ -99,7 +117,28 @@ std::exception_ptr pool_core::run_hook(const std::function<void()>& hook) noexce
   return nullptr;
 }
 
+namespace {
+
+// Worker threads of every pool in the process, between the start and the end of worker_main.
+// Relaxed: a diagnostic; its reader (a test, after destroying its pools) is ordered after the
+// decrements by the joins.
+std::atomic<std::size_t> process_workers{0};
+
+struct process_worker_count {
+  process_worker_count() noexcept { process_workers.fetch_add(1, std::memory_order_relaxed); }
+  ~process_worker_count() { process_workers.fetch_sub(1, std::memory_order_relaxed); }
+  process_worker_count(const process_worker_count&) = delete;
+  process_worker_count& operator=(const process_worker_count&) = delete;
+};
+
+}  // namespace
+
+std::size_t live_worker_threads() noexcept {
+  return process_workers.load(std::memory_order_relaxed);
+}
+
 void pool_core::worker_main(worker& me) {
+  const process_worker_count counted;
   worker_context& ctx = current_worker();
   ctx.core = this;
   ctx.self = &me;
@@ -114,7 +153,7 @@ void pool_core::worker_main(worker& me) {
     ctx.in_loop = false;
   } else {
     transition_to_broken(start_error);  // R3, D2
-    fail_broken(drain(broken_error_));  // this worker fails what is queued
+    drain_broken();                     // this worker fails what is queued
   }
   if (options_.on_thread_exit) {
     static_cast<void>(run_hook(options_.on_thread_exit));

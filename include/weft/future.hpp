@@ -9,7 +9,8 @@
 // - Results: get (const T&; std::move(f).get() moves the value out), get_for, exception.
 // - Waiting: wait, wait_for, wait_until. Zero and negative timeouts poll; duration::max() and
 //   time_point::max() wait forever; every wait measures steady_clock.
-// - Continuations: on_done (a callback when done), then (a new task on the pool after success).
+// - Continuations: on_done (a callback when done), on_done_removable (one that a
+//   callback_handle can take back before it runs), then (a new task on the pool after success).
 //
 // Cooperative waiting: get() and the waits, called on a worker of the future's own pool, run
 // other tasks of that pool while they wait: first the awaited task itself if it has not
@@ -31,9 +32,11 @@
 #include <type_traits>
 #include <utility>
 
+#include <weft/callback_handle.hpp>
 #include <weft/detail/deadline.hpp>
 #include <weft/detail/shared_state.hpp>
 #include <weft/error.hpp>
+#include <weft/future_state.hpp>
 
 namespace weft {
 inline namespace v1 {
@@ -47,6 +50,8 @@ template <class T>
 future<T> adopt_future(result_state<T>* s) noexcept;
 template <class T, class F>
 class continuation;
+template <class T, class F>
+class removable_on_done_node;
 
 [[noreturn]] void throw_invalid_future(const char* function);
 [[noreturn]] void throw_value_taken(const char* function);
@@ -255,6 +260,27 @@ class future {
     s.add_callback(new detail::on_done_node<T, F>(std::forward<F>(fn)));
   }
 
+  /// As on_done(), and returns a handle that can take the callback back before it runs.
+  ///
+  /// Effects: as on_done(fn); if the future is already done, `fn` runs at once and the
+  /// handle's remove() returns false. callback_handle::remove() before the callback starts
+  /// means it never runs, and destroys `fn` at once; the registration's small node is freed
+  /// when the future completes (or its last handle goes). Dropping the handle without
+  /// remove() leaves the callback registered.
+  /// Throws: weft::usage_error if !valid(); std::bad_alloc (nothing registered); what `fn`
+  /// throws when it runs at once.
+  template <class F>
+  [[nodiscard]] callback_handle on_done_removable(F&& fn) const {
+    static_assert(std::is_invocable_v<std::decay_t<F>&, const future<T>&> ||
+                      std::is_invocable_v<std::decay_t<F>&>,
+                  "on_done_removable needs a callable taking (const weft::future<T>&) or nothing");
+    detail::result_state<T>& s = checked("weft::future::on_done_removable");
+    auto* node = new detail::removable_on_done_node<T, F>(std::forward<F>(fn));
+    callback_handle handle(node);  // one of the node's two references; the stack takes the other
+    s.add_callback(node);
+    return handle;
+  }
+
   /// Returns a future for `fn(value)` (`fn()` for future<void>), run as a new task on the pool
   /// after this task succeeds. A failed or cancelled task passes its outcome on without
   /// running `fn`. If `fn` takes the future itself (`fn(future<T>)`), it runs on every outcome.
@@ -330,6 +356,44 @@ void on_done_node<T, F>::invoke(state_base& s) {
     std::invoke(fn_);
   }
 }
+
+/// Callback of on_done_removable(): an on_done callback whose handle may take it back (F8).
+template <class T, class F>
+class removable_on_done_node final : public removable_node {
+ public:
+  template <class G>
+  explicit removable_on_done_node(G&& fn) {
+    ::new (static_cast<void*>(storage_)) Fn(std::forward<G>(fn));
+  }
+  removable_on_done_node(const removable_on_done_node&) = delete;
+  removable_on_done_node& operator=(const removable_on_done_node&) = delete;
+  ~removable_on_done_node() override {
+    if (!destroyed_) {
+      fn().~Fn();
+    }
+  }
+
+  void invoke(state_base& s) override {
+    if constexpr (std::is_invocable_v<Fn&, const future<T>&>) {
+      s.add_ref();
+      const future<T> f = adopt_future(static_cast<result_state<T>*>(&s));
+      std::invoke(fn(), f);
+    } else {
+      std::invoke(fn());
+    }
+  }
+
+ private:
+  using Fn = std::decay_t<F>;
+  Fn& fn() noexcept { return *std::launder(reinterpret_cast<Fn*>(storage_)); }
+  void destroy_callable() noexcept override {
+    fn().~Fn();
+    destroyed_ = true;  // written by the remover, which owns the callable (F8)
+  }
+
+  alignas(Fn) unsigned char storage_[sizeof(Fn)];
+  bool destroyed_ = false;
+};
 
 /// Callback of then(): forwards the source's outcome to the dependent state.
 template <class T>
@@ -449,7 +513,14 @@ auto future<T>::then(F&& fn) const {
   auto* dependent =
       new state_type(s.pool(), 2, std::stop_token{}, future<T>(*this), std::forward<F>(fn));
   future<U> result = detail::adopt_future<U>(dependent);
-  s.add_callback(new detail::then_node<T>(dependent, every));
+  detail::callback_node* node = nullptr;
+  try {
+    node = new detail::then_node<T>(dependent, every);
+  } catch (...) {
+    dependent->release();  // the callback's reference; `result` drops the other
+    throw;
+  }
+  s.add_callback(node);
   return result;
 }
 

@@ -139,7 +139,10 @@ class thread_pool {
 
   /// Starts a pool configured by `options`.
   ///
-  /// Throws: std::system_error (naming the pool) if no worker thread can be started.
+  /// Throws: std::system_error (naming the pool) if no worker thread can be started, for want
+  /// of threads or of memory; std::bad_alloc if the pool's own structures cannot be allocated.
+  /// If some workers start and a later one cannot, the pool works with fewer and reports the
+  /// error to on_error (stats().threads says how many run).
   explicit thread_pool(pool_options options);
 
   /// Joins: equivalent to join(). Run on one of the pool's own workers, it prints a message
@@ -157,9 +160,10 @@ class thread_pool {
   /// and invoked once as rvalues on a worker. A callable invocable as f(std::stop_token,
   /// args...) and not as f(args...) receives its task's token.
   /// Returns: a weft::future of the (decayed) result.
-  /// Throws: weft::usage_error for an empty callable; weft::pool_shutdown after shutdown()
-  /// (the callable is left untouched unless the refusal raced with the call);
-  /// weft::broken_pool if on_thread_start threw.
+  /// Throws: weft::usage_error for an empty callable; weft::pool_shutdown after shutdown(),
+  /// weft::broken_pool if on_thread_start threw; std::bad_alloc. A refused call, and one whose
+  /// allocation fails, leaves the callable and the arguments untouched (admission comes before
+  /// the task is built), also when the refusal races shutdown().
   /// Thread safety: any thread. From a worker of this pool the task goes to that worker's deque
   /// and is never refused.
   template <class F, class... Args>

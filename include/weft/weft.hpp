@@ -1,9 +1,11 @@
 #pragma once
 // The umbrella header: everything weft offers. Includes only.
 
+#include <weft/callback_handle.hpp>
 #include <weft/config.hpp>
 #include <weft/error.hpp>
 #include <weft/future.hpp>
+#include <weft/future_state.hpp>
 #include <weft/pool_options.hpp>
 #include <weft/pool_stats.hpp>
 #include <weft/this_worker.hpp>

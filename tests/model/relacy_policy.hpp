@@ -1,20 +1,25 @@
 // relacy_policy.hpp: the policy that instantiates weft's lock-free engine with Relacy's types.
 //
-// The work-stealing deque and the sleep controller are templates over a Policy (atomics.hpp,
-// sleep_controller.hpp). The model tests instantiate THE SAME templates with this policy, so the
-// code that Relacy checks is the code that ships:
+// The work-stealing deque, the injection queue and the sleep controller are templates over a
+// Policy (atomics.hpp, sleep_controller.hpp). The model tests instantiate THE SAME templates with
+// this policy, so the code that Relacy checks is the code that ships:
 //
 // - model_atomic<T>: std::atomic's member signatures (load, store, exchange,
 //   compare_exchange_weak/strong with two orders, fetch_add, fetch_sub, fetch_or) forwarding to
 //   an rl::atomic<T>. Each operation records its call site (std::source_location) as Relacy's
 //   debug info, so an interleaving trace names the line in weft's header, not this wrapper. A
 //   default-constructed model_atomic holds T{}, as std::atomic does since C++20.
+// - model_backoff: the backoff of a spin wait (the injection queue's waits for a claimed slot or
+//   an end mark). pause() is rl::yield: without it a spinning thread would use up the context
+//   bound (or the execution depth) waiting for a thread the scheduler never runs, and Relacy
+//   would report a livelock; with it, the scheduler runs the other threads first, and a load
+//   after the yield reads a value at least as new as any the thread saw before it.
 // - model_mutex: lock()/unlock() over rl::mutex.
 // - relacy_sync::park/unpark: a model of the futex contract of detail/futex.hpp. park blocks on
 //   a condition variable of its word if the word still holds `expected` (checked under the lot's
-//   mutex, which plays the futex hash bucket's lock), unpark notifies that word's waiter. A
-//   parked thread that nobody unparks stays blocked, so a lost wake-up ends the execution with
-//   Relacy's "deadlock detected".
+//   mutex, which plays the futex hash bucket's lock), unpark notifies that word's waiter (the
+//   lot's unpark_all every waiter, as futex_wake_all). A parked thread that nobody unparks stays
+//   blocked, so a lost wake-up ends the execution with Relacy's "deadlock detected".
 //
 // Each test suite owns one model_parking_lot (constructed per iteration, inside Relacy's
 // context, as Relacy objects must be) and installs it for the static park/unpark with a
@@ -25,6 +30,10 @@
 // stay ordinary ones (Relacy does not track them; the model tests do not rely on its leak check).
 // Its other macros (pthread_*, sem_*, errno, ...) still break system headers included after it:
 // include this header after every other one.
+//
+// The model programs do not link the library, so this header also defines the function that a
+// failed WEFT_ASSERT calls (active in Debug and hardened builds): a Relacy assertion failure,
+// which ends the execution and prints its trace.
 
 #pragma once
 
@@ -38,6 +47,8 @@
 #include <string_view>
 
 #include <relacy/relacy.hpp>
+
+#include <weft/detail/assert.hpp>
 
 #undef memory_order_relaxed
 #undef memory_order_consume
@@ -62,6 +73,16 @@ void operator delete(void* p, std::size_t) noexcept {
 }
 void operator delete[](void* p, std::size_t) noexcept {
   ::operator delete[](p);
+}
+
+// WEFT_ASSERT's report (assert.hpp), defined by the library in every other program. An
+// invariant that the weft code checks for itself fails the model execution that broke it.
+[[noreturn]] void weft::detail::assertion_failed(const char* condition, const char* message,
+                                                 const char* file, int line) noexcept {
+  std::cerr << file << ":" << line << ": WEFT_ASSERT(" << condition << ") failed: " << message
+            << "\n";
+  RL_ASSERT(false);  // switches to Relacy's main fiber: does not return
+  std::abort();
 }
 
 namespace weft_model {
@@ -155,6 +176,14 @@ class model_atomic {
   rl::atomic<T> a_;
 };
 
+/// The pause() of weft's detail::backoff, as a yield to Relacy's scheduler.
+class model_backoff {
+  using loc = std::source_location;
+
+ public:
+  void pause(loc l = loc::current()) { rl::yield(1, here(l)); }
+};
+
 /// The lock()/unlock() interface of weft's detail::mutex over rl::mutex.
 class model_mutex {
   using loc = std::source_location;
@@ -190,6 +219,13 @@ class model_parking_lot {
     m_.unlock($);
   }
 
+  /// As unpark, but wakes every thread parked on `word` (futex_wake_all).
+  void unpark_all(model_atomic<std::uint32_t>& word) {
+    m_.lock($);
+    cv_[index_of(&word)].notify_all($);
+    m_.unlock($);
+  }
+
  private:
   // Called under m_. The table is plain data guarded by m_; assignment order depends only on
   // the schedule, so a replayed iteration assigns the same indices.
@@ -222,11 +258,12 @@ class parking_scope {
   ~parking_scope() { current_lot = nullptr; }
 };
 
-/// The policy for weft's templates: atomics for the deque, and everything the sleep controller
-/// needs (mutex_type, park, unpark).
+/// The policy for weft's templates: atomics and backoff for the deque and the injection queue,
+/// and everything the sleep controller needs (mutex_type, park, unpark).
 struct relacy_sync {
   template <class T>
   using atomic = model_atomic<T>;
+  using backoff = model_backoff;
   using mutex_type = model_mutex;
 
   static void park(model_atomic<std::uint32_t>& word, std::uint32_t expected) {

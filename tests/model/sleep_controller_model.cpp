@@ -8,7 +8,7 @@
 // statement "no worker stays parked while there is work for it".
 //
 // The worker side is model_pool::worker_loop, a transcription of pool_core::worker_loop and
-// pool_core::search_then_park (src/thread_pool.cpp) with the queues replaced by one counter of
+// pool_core::search_then_park (src/worker.cpp) with the queues replaced by one counter of
 // published units (`work`): publishing is a seq_cst RMW on it (step W1, as a deque push or an
 // injection-queue CAS), the re-check (S3) a seq_cst load of it, taking a unit a seq_cst CAS. The
 // bounded search of step S1 makes one round (its length changes timing, not the protocol).
@@ -96,7 +96,7 @@ struct model_pool {
   std::unique_ptr<controller> sleep = std::make_unique<controller>(Workers);
   atomic<int> work{0};       // published units not yet taken
   atomic<int> ran{0};        // units run so far
-  atomic<bool> stop{false};  // the pool's stopping_ flag
+  atomic<bool> stop{false};  // the pool's phase at stopping or later
   protocol_rules rules;
 
   // Step W1 + W2: publish one unit, then notify.

@@ -1,4 +1,5 @@
-// test_support.cpp: the helpers of test_support.hpp, plus the per-test hang watchdog.
+// test_support.cpp: the helpers of test_support.hpp, plus the per-test hang watchdog and the
+// per-test check that no worker thread of a pool outlives its test.
 //
 // Watchdog. A listener records which test is running and since when; a global test
 // environment owns one thread that checks that record about once a second. When a test has run
@@ -32,6 +33,8 @@
 #include <gtest/gtest.h>
 #include <sys/prctl.h>
 #include <unistd.h>
+
+#include <weft/detail/diagnostics.hpp>
 
 namespace weft_test {
 namespace {
@@ -160,6 +163,20 @@ class watchdog_environment final : public ::testing::Environment {
   std::thread thread_;
 };
 
+// Every pool a test made is destroyed by its end, so no worker thread may be left: a leaked
+// pool or a destructor that returned before its threads ended fails the test's process.
+void check_no_worker_outlives(const ::testing::TestInfo& info) {
+  const std::size_t left = weft::detail::live_worker_threads();
+  if (left != 0) {
+    std::fprintf(stderr,
+                 "[  FAILED  ] %s.%s: %zu worker thread(s) of its pools outlived the test; "
+                 "destroy (or join) every pool a test makes before it ends\n",
+                 info.test_suite_name(), info.name(), left);
+    std::fflush(stderr);
+    std::_Exit(1);
+  }
+}
+
 // Tracks the running test for the watchdog and prints the seed when a test that used it fails.
 class test_listener final : public ::testing::EmptyTestEventListener {
  public:
@@ -175,6 +192,7 @@ class test_listener final : public ::testing::EmptyTestEventListener {
       const std::lock_guard lock(record().mu);
       record().running = false;
     }
+    check_no_worker_outlives(info);
     const ::testing::TestResult* result = info.result();
     if (result != nullptr && result->Failed() && seed_used.load(std::memory_order_relaxed)) {
       std::printf("[ weft     ] %s.%s used WEFT_TEST_SEED=%llu; set it to rerun with that seed\n",

@@ -8,6 +8,7 @@
 // - thread_count(): the number of threads in this process, for thread-leak checks.
 // - seed(): the seed for a test's random choices, from WEFT_TEST_SEED or else random. When a
 //   test that called seed() fails, the seed is printed so that the failure can be rerun.
+// - test_error: the exception type tests throw, to tell their own from any other.
 // - slow_build(), iterations(full, reduced): loop counts for builds whose time is scaled up
 //   (the sanitizer builds run the reduced counts of RELIABILITY.md section 4.3).
 //
@@ -21,6 +22,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <stdexcept>
 
 namespace weft_test {
 
@@ -86,5 +88,12 @@ std::size_t thread_count();
 ///
 /// The value is fixed for the whole process. A failing test that called it prints it.
 std::uint64_t seed();
+
+/// The exception type tests throw from tasks and callbacks, so that a test can tell its own
+/// exception from any other.
+class test_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 }  // namespace weft_test

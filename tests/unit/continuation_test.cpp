@@ -33,11 +33,7 @@ namespace {
 
 using weft::future_state;
 using weft_test::event_timeout;
-
-class test_error : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+using weft_test::test_error;
 
 // Collects what a pool hands to on_error. Declare it before the pool.
 class error_log {

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <exception>
 #include <memory>
+#include <sstream>
 #include <stdexcept>
 #include <stop_token>
 #include <string>
@@ -25,6 +26,7 @@
 #include "support/test_support.hpp"
 #include <weft/error.hpp>
 #include <weft/future.hpp>
+#include <weft/future_state.hpp>
 #include <weft/this_worker.hpp>
 #include <weft/thread_pool.hpp>
 
@@ -33,11 +35,7 @@ namespace {
 using namespace std::chrono_literals;
 using weft::future_state;
 using weft_test::event_timeout;
-
-class test_error : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+using weft_test::test_error;
 
 class derived_error : public test_error {
  public:
@@ -469,5 +467,17 @@ TEST(FutureStop, RequestStopIsFalseForACallableWithoutAToken) {
 INSTANTIATE_TEST_SUITE_P(PoolSizes, FutureOnPool,
                          ::testing::ValuesIn(weft_test::standard_pool_sizes()),
                          weft_test::pool_size_name);
+
+// future_state is a public type of its own header, with names for logs.
+TEST(FutureState, EveryStateHasItsName) {
+  static_assert(weft::to_string(weft::future_state::pending) == "pending");
+  EXPECT_EQ(weft::to_string(weft::future_state::running), "running");
+  EXPECT_EQ(weft::to_string(weft::future_state::succeeded), "succeeded");
+  EXPECT_EQ(weft::to_string(weft::future_state::failed), "failed");
+  EXPECT_EQ(weft::to_string(weft::future_state::cancelled), "cancelled");
+  std::ostringstream out;
+  out << weft::future_state::cancelled << ' ' << weft::future_state::succeeded;
+  EXPECT_EQ(out.str(), "cancelled succeeded");
+}
 
 }  // namespace

@@ -36,10 +36,7 @@ constexpr auto wrong_outcome_window = 50ms;
 // so that a loaded machine does not fail them (scaled).
 constexpr auto prompt_bound = 2s;
 
-class test_error : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+using weft_test::test_error;
 
 class derived_error : public test_error {
  public:

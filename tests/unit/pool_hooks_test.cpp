@@ -244,6 +244,37 @@ TEST(PoolHooksSingle, OneFailingStartHookBreaksTheWholePool) {
   EXPECT_EQ(errors.messages(), std::vector<std::string>{"worker 0 cannot start"});
 }
 
+// A join that is already in its idle wait when the pool breaks: the drain that fails the queued
+// tasks is the last change it can see, so the drain must wake it (D2's drain_broken).
+TEST(PoolHooksSingle, JoinWaitingWhenThePoolBreaksReturns) {
+  constexpr int rounds = 20;
+  for (int round = 0; round < rounds; ++round) {
+    std::latch hook_may_throw{1};
+    std::latch about_to_join{1};
+    weft::thread_pool pool{weft::pool_options{
+        .threads = 1,
+        .on_thread_start =
+            [&] {
+              hook_may_throw.wait();
+              throw std::runtime_error("hook failed");
+            },
+        .on_error = [](std::exception_ptr) {},
+    }};
+    weft::future<int> queued = pool.submit([] { return 1; });
+    std::atomic<bool> joined{false};
+    std::thread joiner([&] {
+      about_to_join.count_down();
+      joined.store(pool.join_for(weft_test::scaled(join_bound)), std::memory_order_release);
+    });
+    about_to_join.wait();  // the joiner usually reaches its idle wait before the hook throws
+    hook_may_throw.count_down();
+    joiner.join();
+    ASSERT_TRUE(joined.load(std::memory_order_acquire))
+        << "round " << round << ": join() was not woken by the broken pool's drain";
+    EXPECT_THROW(static_cast<void>(queued.get()), weft::broken_pool) << "round " << round;
+  }
+}
+
 TEST(PoolHooksSingle, ThrowingOnErrorIsSwallowedAndReportedOnce) {
   constexpr int throwing_posts = 10;
   std::atomic<int> handler_calls{0};

@@ -57,10 +57,7 @@ constexpr auto reentry_bound = 10s;
 // what the queued task needs, and below reentry_bound so the action itself returns in time.
 constexpr auto action_wait = 5s;
 
-class test_error : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+using weft_test::test_error;
 
 std::string describe(const std::exception_ptr& e) {
   try {

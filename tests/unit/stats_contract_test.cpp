@@ -37,11 +37,7 @@ namespace {
 using namespace std::chrono_literals;
 using weft::future_state;
 using weft_test::event_timeout;
-
-class test_error : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+using weft_test::test_error;
 
 std::uint64_t settled_total(const weft::pool_stats& s) {
   return s.completed + s.failed + s.cancelled + s.rejected;

@@ -9,6 +9,11 @@
  * `slots per block` pushes, and not even then while an emptied block is at hand. No lock anywhere:
  * a producer pays one CAS, a consumer one CAS and one RMW on its slot.
  *
+ * Code. The algorithm is basic_injection_queue<T, Policy>, a template over the item type and the
+ * atomics policy (atomics.hpp: Policy::atomic, and Policy::backoff for the waits of Q1 and Q2),
+ * so that the Relacy model in tests/model/ checks this code, not a copy. The pool uses
+ * injection_queue = basic_injection_queue<task>, instantiated once, in src/injection_queue.cpp.
+ *
  * Roles. Producer: any thread (push). Consumer: workers, and cancel_pending's and drain's
  * callers (pop). Closer: shutdown (close).
  *
@@ -53,8 +58,10 @@
  *      tail_: equal positions mean empty. CAS head_ to the next position, with `has_next` if
  *      the tail is in a later block. For a block's last slot, wait for block.next, publish
  *      head_block_, then store head_ past the mark. Wait for the slot's `written` (the
- *      producer holds the position already; its write is a few instructions away), move the
- *      task out, and exchange `read` into `done`.
+ *      producer holds the position already; it fills it once the pool has built the task, an
+ *      allocation and the move or copy of the caller's callable and arguments, so the wait
+ *      lasts as long as that user code), move the task out, and exchange `read` into `done`.
+ *      A tombstone is not returned: pop goes on with the next position.
  *   Q3 release a block: the consumer of the block's last slot walks the other slots; a slot
  *      not yet `read` gets the `release` bit (by exchange), and its consumer, whose exchange
  *      of `read` returns that bit, continues the walk from the next slot. Of the two
@@ -100,14 +107,24 @@
  *     the queue) or fails and sees the bit.
  *
  * Verification. tests/unit/injection_queue_test.cpp (FIFO, exactly-once with 4 producers and
- * 2 consumers across hundreds of small blocks, close semantics, destruction), and the pool
- * tests under ThreadSanitizer.
+ * 2 consumers across hundreds of small blocks, close semantics, destruction), the pool tests
+ * under ThreadSanitizer, and tests/model/injection_queue_model.cpp: Relacy runs this template
+ * with 3-slot blocks and a payload whose every access it checks for data races, over 2
+ * producers and 1 or 2 consumers (I1, I4, block hand-over and reuse (I2), tombstones, close
+ * (I3)); negative controls weaken slot.written's release and slot.done's acq_rel, and Relacy
+ * must report the race each one opens.
  */
 
-#include <atomic>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <new>
+#include <thread>
+#include <type_traits>
+#include <utility>
 
+#include <weft/detail/assert.hpp>
+#include <weft/detail/atomics.hpp>
 #include <weft/detail/task.hpp>
 #include <weft/detail/tuning.hpp>
 
@@ -115,22 +132,29 @@ namespace weft {
 inline namespace v1 {
 namespace detail {
 
-/// Unbounded multi-producer, multi-consumer FIFO of tasks with a closable entrance.
-class injection_queue {
+/// Unbounded multi-producer, multi-consumer FIFO of items with a closable entrance.
+///
+/// `T` is the item: default-constructible, nothrow move-assignable, and testable with an explicit
+/// bool (an empty item is a tombstone). `Policy` supplies `atomic<U>` and `backoff` (atomics.hpp).
+/// The pool's queue is injection_queue (T = task); the model tests use other arguments.
+template <class T, class Policy = std_atomics>
+class basic_injection_queue {
+  template <class U>
+  using atomic = typename Policy::template atomic<U>;
   struct slot;
 
  public:
   /// Outcome of pop().
   enum class pop_status : unsigned char { taken, empty };
 
-  /// Creates an empty queue whose blocks hold `block_lap - 1` tasks each (`block_lap` is a
+  /// Creates an empty queue whose blocks hold `block_lap - 1` items each (`block_lap` is a
   /// power of two, at least 4). Allocates the first block. Thread: any.
-  explicit injection_queue(std::size_t block_lap = injection_block_lap);
-  injection_queue(const injection_queue&) = delete;
-  injection_queue& operator=(const injection_queue&) = delete;
-  /// Destroys the tasks still queued (a task destroyed unrun cancels itself: task.hpp). No push
+  explicit basic_injection_queue(std::size_t block_lap = injection_block_lap);
+  basic_injection_queue(const basic_injection_queue&) = delete;
+  basic_injection_queue& operator=(const basic_injection_queue&) = delete;
+  /// Destroys the items still queued (a task destroyed unrun cancels itself: task.hpp). No push
   /// or pop may be in flight. Thread: any.
-  ~injection_queue();
+  ~basic_injection_queue();
 
   /// A position taken by claim() and not yet filled.
   struct claimed_slot {
@@ -148,12 +172,12 @@ class injection_queue {
 
   /// Moves `t` into a claimed position (the end of step Q1). An empty `t` is a tombstone: pop()
   /// skips it (a claimer whose task could not be built). Thread: the claimer.
-  void fill(claimed_slot claimed, task& t) noexcept;
+  void fill(claimed_slot claimed, T& t) noexcept;
 
   /// Appends `t` (step Q1): claim() then fill(). Returns false, leaving `t` untouched, if the
   /// queue is closed and `bypass_close` is false. Throws std::bad_alloc, leaving `t` untouched,
   /// if a new block is needed and cannot be allocated. Thread: any.
-  bool push(task& t, bool bypass_close = false) {
+  bool push(T& t, bool bypass_close = false) {
     const claimed_slot claimed = claim(bypass_close);
     if (!claimed) {
       return false;
@@ -162,15 +186,15 @@ class injection_queue {
     return true;
   }
 
-  /// Takes the oldest task into `out` (step Q2), skipping tombstones. May wait, briefly, for a
-  /// producer that has claimed the oldest position to finish writing its task. Thread: any.
-  pop_status pop(task& out) noexcept;
+  /// Takes the oldest item into `out` (step Q2), skipping tombstones. May wait, briefly, for a
+  /// producer that has claimed the oldest position to finish writing its item. Thread: any.
+  pop_status pop(T& out) noexcept;
 
-  /// True if no task is queued or being queued. seq_cst loads: usable as the re-check of a
+  /// True if no item is queued or being queued. seq_cst loads: usable as the re-check of a
   /// worker about to park. Thread: any.
   [[nodiscard]] bool looks_empty() const noexcept;
 
-  /// Number of queued tasks (approximate while pushes and pops are in flight). Thread: any.
+  /// Number of queued items (approximate while pushes and pops are in flight). Thread: any.
   [[nodiscard]] std::size_t size() const noexcept;
 
   /// Refuses further outside pushes (step Q4). Idempotent. Thread: any.
@@ -181,11 +205,13 @@ class injection_queue {
 
  private:
   struct alignas(cache_line) slot {
-    std::atomic<std::uint32_t> written{0};  // 1 once the producer filled the slot
-    std::atomic<std::uint32_t> done{0};     // bits read, release (the consumer and releaser)
-    task item;
+    atomic<std::uint32_t> written{0};  // 1 once the producer filled the slot
+    atomic<std::uint32_t> done{0};     // bits read, release (the consumer and releaser)
+    T item;
   };
-  static_assert(sizeof(slot) == cache_line, "one slot per cache line");
+  // The layout claims hold for the pool's queue; a model's atomics and items are larger.
+  static constexpr bool ships = std::is_same_v<T, task> && std::is_same_v<Policy, std_atomics>;
+  static_assert(!ships || sizeof(slot) == cache_line, "one slot per cache line");
 
   struct block;
 
@@ -196,6 +222,8 @@ class injection_queue {
   static constexpr std::uint32_t release = 2;       // in slot.done
   static constexpr std::size_t spare_blocks = 4;
 
+  template <class Ready>
+  static void wait_for(Ready ready) noexcept;
   [[nodiscard]] block* new_block();
   void retire(block* b) noexcept;
   void release_from(block* b, std::size_t first) noexcept;
@@ -204,12 +232,296 @@ class injection_queue {
   std::size_t lap_;    // positions per block, a power of two
   unsigned lap_bits_;  // log2(lap_)
   // Producers hammer tail_, consumers head_: one line each.
-  alignas(cache_line) std::atomic<std::uint64_t> tail_{0};
-  std::atomic<block*> tail_block_{nullptr};
-  alignas(cache_line) std::atomic<std::uint64_t> head_{0};
-  std::atomic<block*> head_block_{nullptr};
-  alignas(cache_line) std::atomic<block*> spares_[spare_blocks] = {};
+  alignas(cache_line) atomic<std::uint64_t> tail_{0};
+  atomic<block*> tail_block_{nullptr};
+  alignas(cache_line) atomic<std::uint64_t> head_{0};
+  atomic<block*> head_block_{nullptr};
+  alignas(cache_line) atomic<block*> spares_[spare_blocks] = {};
 };
+
+// ---- Implementation. The comments cite the design note's steps (Q1-Q4) and invariants (I1-I5).
+
+/// A header line, then lap - 1 slots, in one allocation.
+template <class T, class Policy>
+struct basic_injection_queue<T, Policy>::block {
+  alignas(cache_line) atomic<block*> next{nullptr};
+
+  slot* slots() noexcept { return reinterpret_cast<slot*>(this + 1); }
+
+  static block* create(std::size_t slot_count) {
+    static_assert(!ships || sizeof(block) == cache_line, "the header is one line");
+    static_assert(sizeof(block) % alignof(slot) == 0, "the slots after the header stay aligned");
+    void* raw = ::operator new (sizeof(block) + slot_count * sizeof(slot),
+                                std::align_val_t{alignof(block)});
+    auto* b = new (raw) block;
+    slot* first = b->slots();
+    for (std::size_t i = 0; i < slot_count; ++i) {
+      new (first + i) slot;
+    }
+    return b;
+  }
+
+  static void destroy(block* b, std::size_t slot_count) noexcept {
+    slot* first = b->slots();
+    for (std::size_t i = 0; i < slot_count; ++i) {
+      first[i].~slot();  // empty items after their moves; a leftover task cancels itself
+    }
+    b->~block();
+    ::operator delete (static_cast<void*>(b), std::align_val_t{alignof(block)});
+  }
+};
+
+/// Waits until `ready()` holds: the other side of a position that is taken but not yet done (a
+/// producer between claim() and fill(), a thread moving a position past an end mark) is about
+/// to finish, unless it was preempted or is still building its task; meanwhile yield to it.
+template <class T, class Policy>
+template <class Ready>
+void basic_injection_queue<T, Policy>::wait_for(Ready ready) noexcept {
+  typename Policy::backoff bo;
+  while (!ready()) {
+    bo.pause();
+  }
+}
+
+template <class T, class Policy>
+basic_injection_queue<T, Policy>::basic_injection_queue(std::size_t block_lap)
+    : lap_(block_lap), lap_bits_(static_cast<unsigned>(std::countr_zero(block_lap))) {
+  WEFT_ASSERT(block_lap >= 4 && std::has_single_bit(block_lap),
+              "the block lap is a power of two, at least 4");
+  block* first = block::create(lap_ - 1);
+  // relaxed: nothing is shared before construction ends.
+  tail_block_.store(first, std::memory_order_relaxed);
+  head_block_.store(first, std::memory_order_relaxed);
+}
+
+template <class T, class Policy>
+basic_injection_queue<T, Policy>::~basic_injection_queue() {
+  T leftover;
+  while (pop(leftover) == pop_status::taken) {
+    leftover = T{};  // destroyed unrun: a task cancels itself (task.hpp)
+  }
+  // relaxed: the destructor runs alone.
+  block::destroy(head_block_.load(std::memory_order_relaxed), lap_ - 1);
+  for (atomic<block*>& spare : spares_) {
+    if (block* b = spare.load(std::memory_order_relaxed)) {
+      block::destroy(b, lap_ - 1);
+    }
+  }
+}
+
+template <class T, class Policy>
+auto basic_injection_queue<T, Policy>::new_block() -> block* {
+  for (atomic<block*>& spare : spares_) {
+    // relaxed peek, then acq_rel: acquire the releaser's reset of the block (Q3).
+    if (spare.load(std::memory_order_relaxed) != nullptr) {
+      if (block* b = spare.exchange(nullptr, std::memory_order_acq_rel)) {
+        return b;
+      }
+    }
+  }
+  return block::create(lap_ - 1);
+}
+
+template <class T, class Policy>
+void basic_injection_queue<T, Policy>::retire(block* b) noexcept {
+  // Every slot was read (I2): reset the block for reuse. relaxed: the exchange publishes it.
+  slot* first = b->slots();
+  for (std::size_t i = 0; i + 1 < lap_; ++i) {
+    first[i].written.store(0, std::memory_order_relaxed);
+    first[i].done.store(0, std::memory_order_relaxed);
+  }
+  b->next.store(nullptr, std::memory_order_relaxed);
+  for (atomic<block*>& spare : spares_) {
+    block* expected = nullptr;
+    // acq_rel: release the reset above to the next new_block().
+    if (spare.compare_exchange_strong(expected, b, std::memory_order_acq_rel,
+                                      std::memory_order_relaxed)) {
+      return;
+    }
+  }
+  block::destroy(b, lap_ - 1);
+}
+
+template <class T, class Policy>
+void basic_injection_queue<T, Policy>::release_from(block* b, std::size_t first) noexcept {
+  // Q3: the last slot's consumer calls this with first = 0 (it already read the last slot).
+  slot* slots = b->slots();
+  for (std::size_t i = first; i + 2 < lap_; ++i) {
+    slot& s = slots[i];
+    // acquire: the reader's move-out happened before its `read` bit.
+    if ((s.done.load(std::memory_order_acquire) & read) == 0 &&
+        (s.done.exchange(release, std::memory_order_acq_rel) & read) == 0) {
+      return;  // still in use: its consumer continues the walk from i + 1
+    }
+  }
+  retire(b);
+}
+
+template <class T, class Policy>
+auto basic_injection_queue<T, Policy>::claim(bool bypass_close) -> claimed_slot {
+  // acquire: pairs with the release that moved tail_ past an end mark (the block pointer).
+  std::uint64_t tail = tail_.load(std::memory_order_acquire);
+  block* b = tail_block_.load(std::memory_order_acquire);
+  block* next = nullptr;  // the next block, got before taking a block's last slot
+  typename Policy::backoff bo;
+  for (;;) {
+    if ((tail & closed_bit) != 0 && !bypass_close) {
+      if (next != nullptr) {
+        retire(next);
+      }
+      return {};  // keeps I3
+    }
+    const std::uint64_t position = tail >> 1;
+    const std::size_t offset = position & (lap_ - 1);
+    if (offset == lap_ - 1) {
+      // Q1: at an end mark; the producer of the last slot is installing the next block.
+      bo.pause();
+      tail = tail_.load(std::memory_order_acquire);
+      b = tail_block_.load(std::memory_order_acquire);
+      continue;
+    }
+    const bool last_slot = offset + 2 == lap_;
+    if (last_slot && next == nullptr) {
+      next = new_block();  // may throw: nothing claimed
+    }
+    // seq_cst: the publishing RMW of the parking Dekker pair (design note). On failure,
+    // acquire: the new value may be past an end mark.
+    if (tail_.compare_exchange_weak(tail, tail + one, std::memory_order_seq_cst,
+                                    std::memory_order_acquire)) {
+      if (last_slot) {
+        b->next.store(next, std::memory_order_release);
+        tail_block_.store(next, std::memory_order_release);
+        // release: a producer that sees the new position sees tail_block_. fetch_add keeps a
+        // `closed` bit that close() may have set meanwhile.
+        tail_.fetch_add(one, std::memory_order_release);
+        next = nullptr;
+      } else if (next != nullptr) {
+        retire(next);  // another producer took the last slot after all
+      }
+      return {&b->slots()[offset], last_slot};  // we own the slot (I2)
+    }
+    b = tail_block_.load(std::memory_order_acquire);
+  }
+}
+
+template <class T, class Policy>
+void basic_injection_queue<T, Policy>::fill(claimed_slot claimed, T& t) noexcept {
+  slot& s = *claimed.place;
+  s.item = std::move(t);
+  s.written.store(1, std::memory_order_release);  // pairs with pop()'s acquire
+  if (claimed.opened_block && size() > injection_backlog_yield) {
+    std::this_thread::yield();  // far ahead of the workers: let them run (tuning.hpp)
+  }
+}
+
+template <class T, class Policy>
+auto basic_injection_queue<T, Policy>::pop(T& out) noexcept -> pop_status {
+  // acquire: pairs with the release that moved head_ past an end mark (the block pointer).
+  std::uint64_t head = head_.load(std::memory_order_acquire);
+  block* b = head_block_.load(std::memory_order_acquire);
+  typename Policy::backoff bo;
+  for (;;) {
+    const std::uint64_t position = head >> 1;
+    const std::size_t offset = position & (lap_ - 1);
+    if (offset == lap_ - 1) {
+      // Q2: at an end mark; the consumer of the last slot is moving the head on.
+      bo.pause();
+      head = head_.load(std::memory_order_acquire);
+      b = head_block_.load(std::memory_order_acquire);
+      continue;
+    }
+    std::uint64_t new_head = head + one;  // keeps has_next
+    if ((head & has_next_bit) == 0) {
+      // seq_cst: the re-check side of the Dekker pairs (a worker's last look before parking).
+      const std::uint64_t tail = tail_.load(std::memory_order_seq_cst);
+      // Counts, not positions (I5): a tail still at an end mark while the head has moved into
+      // the next block is an empty queue, not a queue with a slot to claim.
+      if (count(tail) <= count(head)) {
+        return pop_status::empty;
+      }
+      if (((tail >> 1) >> lap_bits_) > (position >> lap_bits_)) {
+        new_head |= has_next_bit;  // the tail is in a later block: this one is complete
+      }
+    }
+    // seq_cst: one total order with tail_ for the pool's idle detection. On failure, acquire:
+    // the new value may be past an end mark.
+    if (head_.compare_exchange_weak(head, new_head, std::memory_order_seq_cst,
+                                    std::memory_order_acquire)) {
+      const bool last_slot = offset + 2 == lap_;
+      if (last_slot) {
+        // Q2: the producer of this slot links the next block right after its CAS.
+        block* next = nullptr;
+        wait_for([&] { return (next = b->next.load(std::memory_order_acquire)) != nullptr; });
+        std::uint64_t moved = (new_head & ~has_next_bit) + one;
+        if (next->next.load(std::memory_order_acquire) != nullptr) {
+          moved |= has_next_bit;
+        }
+        head_block_.store(next, std::memory_order_release);
+        head_.store(moved, std::memory_order_release);  // nobody else writes head_ at a mark
+      }
+      slot& s = b->slots()[offset];
+      // acquire: pairs with the producer's release; the item is fully written.
+      wait_for([&] { return s.written.load(std::memory_order_acquire) != 0; });
+      out = std::move(s.item);  // we own the slot (I2)
+      if (last_slot) {
+        release_from(b, 0);  // Q3
+      } else if ((s.done.exchange(read, std::memory_order_acq_rel) & release) != 0) {
+        release_from(b, offset + 1);  // Q3: the walk stopped at our slot
+      }
+      if (out) {
+        return pop_status::taken;
+      }
+      // A tombstone (a claimer whose task could not be built): take the next position.
+      head = head_.load(std::memory_order_acquire);
+      b = head_block_.load(std::memory_order_acquire);
+      continue;
+    }
+    b = head_block_.load(std::memory_order_acquire);
+  }
+}
+
+template <class T, class Policy>
+std::uint64_t basic_injection_queue<T, Policy>::count(std::uint64_t position_word) const noexcept {
+  const std::uint64_t position = position_word >> 1;
+  return (position >> lap_bits_) * (lap_ - 1) + (position & (lap_ - 1));  // I5
+}
+
+template <class T, class Policy>
+bool basic_injection_queue<T, Policy>::looks_empty() const noexcept {
+  // seq_cst loads: the re-check side of the parking Dekker pair (design note).
+  const std::uint64_t head = head_.load(std::memory_order_seq_cst);
+  const std::uint64_t tail = tail_.load(std::memory_order_seq_cst);
+  return count(tail) <= count(head);
+}
+
+template <class T, class Policy>
+std::size_t basic_injection_queue<T, Policy>::size() const noexcept {
+  const std::uint64_t head = head_.load(std::memory_order_seq_cst);
+  const std::uint64_t tail = tail_.load(std::memory_order_seq_cst);
+  const std::uint64_t queued_from = count(head);
+  const std::uint64_t queued_to = count(tail);
+  return queued_to > queued_from ? static_cast<std::size_t>(queued_to - queued_from) : 0;
+}
+
+template <class T, class Policy>
+void basic_injection_queue<T, Policy>::close() noexcept {
+  // seq_cst: after this RMW, a producer's CAS either linearized before it (its task is in the
+  // queue) or fails and sees the bit (Q4, I3).
+  tail_.fetch_or(closed_bit, std::memory_order_seq_cst);
+}
+
+template <class T, class Policy>
+bool basic_injection_queue<T, Policy>::is_closed() const noexcept {
+  // acquire: a caller that sees the bit also sees what the closer did before closing.
+  return (tail_.load(std::memory_order_acquire) & closed_bit) != 0;
+}
+
+/// The pool's queue of outside submissions.
+using injection_queue = basic_injection_queue<task>;
+
+// Compiled once, in src/injection_queue.cpp: callers call the out-of-line members there, as
+// they did before the queue became a template.
+extern template class basic_injection_queue<task>;
 
 }  // namespace detail
 }  // namespace v1

@@ -48,6 +48,12 @@
  *   F7 cancel from outside the pool counts the cancellation through a visit to the pool (see
  *      src/pool_link.hpp); the queue entry of a cancelled state is dropped at once by the
  *      worker that pops it, which never waits for the canceller.
+ *   F8 removal: a removable callback (on_done_removable) is shared by the stack and its handle
+ *      (two references) and carries a status word: armed → claimed (by whoever is about to run
+ *      it: the trampoline, or add_callback's immediate path) or armed → removed (by the
+ *      handle's remove(), which then destroys the callable at once). The node stays on the
+ *      stack until the state completes; the trampoline skips it. Neither side waits for the
+ *      other.
  *
  * Lifetimes. A state holds a pool_ref (the pool's type-stable link and generation), never a
  * plain pointer: a future may outlive its pool, and every use of the pool from a state checks
@@ -63,9 +69,10 @@
  *   I1 The word leaves `pending` exactly once; the callable is destroyed exactly once, by the
  *      thread that moved it out of pending (after running it, for F1).
  *   I2 The outcome is written before the final state is published and never changes after.
- *   I3 Each callback runs exactly once: either the thread that took the stack ran it (the
- *      completer, or a registrar whose re-check saw the state done, F5), or its registrar
- *      found the state done (or the stack closed) before pushing and ran it at once.
+ *   I3 Each callback runs exactly once (or never, if its handle removed it first, F8): either
+ *      the thread that took the stack ran it (the completer, or a registrar whose re-check saw
+ *      the state done, F5), or its registrar found the state done (or the stack closed)
+ *      before pushing and ran it at once.
  *
  * Memory orders.
  *   word_ transitions (CAS) — F1/F3 acq_rel: acquire, so the winner sees the state as
@@ -83,6 +90,8 @@
  *     thread that deletes the state sees every other holder's writes. A release that loads 1
  *     (acquire, pairing with the other holders' decrements) is the only holder and deletes
  *     without the RMW.
+ *   a removable node's status CAS (F8) — acq_rel — the one RMW decides who owns the callable
+ *     (runner or remover); its refs_ decrement acq_rel, as a state's.
  *   word_ store in mark_queued_unshared — relaxed — the state is not shared yet; the push that
  *     shares it (a seq_cst deque store, or the injection slot's release store) carries it.
  *
@@ -90,6 +99,14 @@
  * (timed waits, many waiters), continuation_test.cpp (F5 vs F2: registration racing completion
  * 10^5, a done future's callback at once; F6: 10,000-deep then() chains without recursion),
  * cancellation_test.cpp (F1 vs F3: cancel vs start 10^5), cooperative_wait_test.cpp (helping).
+ * Model check: tests/model/shared_state_model.cpp runs Relacy over this header and
+ * src/shared_state.cpp as they ship (F1 vs F3 vs F4, F2 vs F4, F5 vs F2, then() and F6, F8's
+ * remove vs claim, the last release), each property with a negative control (a planted bug
+ * that Relacy must catch). Its seams, active only under WEFT_DETAIL_STATE_MODEL, which only the
+ * model defines: the member atomics are state_atomic (std::atomic here, Relacy's in the model);
+ * the F6 trampoline is reached through this_thread_completions() (the thread_local here, one
+ * list per simulated thread there); the futex calls resolve to the model's park/unpark by
+ * overload on its word type. The library's object code is unchanged by them.
  */
 
 #include <atomic>
@@ -105,24 +122,29 @@
 
 #include <weft/detail/deadline.hpp>
 #include <weft/detail/task.hpp>
+#include <weft/future_state.hpp>
 
 namespace weft {
 inline namespace v1 {
-
-/// Where a future's task is in its life.
-enum class future_state : unsigned char {
-  pending,    ///< accepted, not started
-  running,    ///< started, not finished
-  succeeded,  ///< finished and returned a value
-  failed,     ///< finished with an exception (or failed without running: broken pool)
-  cancelled,  ///< will never run
-};
 
 namespace detail {
 
 class pool_core;
 class pool_link;
 class state_base;
+
+// The model seam (see Verification): every atomic of the state machine is a state_atomic. In
+// the library that is std::atomic itself (an alias, so the types, layout and code are the same);
+// tests/model/shared_state_model.cpp defines WEFT_DETAIL_STATE_MODEL and, before including this
+// header, weft_model::state_atomic over Relacy's atomics. The model is its own program and never
+// links the library, so the two layouts never meet in one binary.
+#if defined(WEFT_DETAIL_STATE_MODEL)
+template <class T>
+using state_atomic = ::weft_model::state_atomic<T>;
+#else
+template <class T>
+using state_atomic = std::atomic<T>;
+#endif
 
 /// How a state names its pool: the pool's type-stable link and the generation it had when the
 /// pool was made (src/pool_link.hpp). A default pool_ref names no pool.
@@ -154,7 +176,8 @@ void core_report_error(const pool_ref& ref, const std::exception_ptr& error) noe
 void core_count_unrun(const pool_ref& ref, future_state final, bool was_queued) noexcept;
 /// On a worker of the pool: runs other work until `s` is done or the deadline passes.
 bool core_help_until(pool_core* pool, state_base& s, steady_time deadline);
-/// Queues a then() continuation; fails it with pool_shutdown if the pool is gone or stopping.
+/// Queues a then() continuation. If the pool is gone it fails with pool_shutdown; if the pool
+/// is stopping or broken it is drained (cancelled, or failed with broken_pool), never pending.
 void core_submit_continuation(const pool_ref& ref, state_base* s);
 /// Step F6': runs the completions queued on this thread's trampoline, if any.
 void run_deferred_completions() noexcept;
@@ -165,16 +188,94 @@ bool core_stop_register(const pool_ref& ref, const std::stop_token& epoch,
 /// Unlists a task that core_stop_register() listed (a no-op if request_stop took it).
 void core_stop_unregister(const pool_ref& ref, stop_registration& entry) noexcept;
 
-/// A registered on_done callback.
+/// A registered callback (on_done, then). Owned by the state's stack until it is taken, then
+/// by the thread that runs it; a removable one is shared with its callback_handle (F8).
 class callback_node {
  public:
-  callback_node() = default;
   callback_node(const callback_node&) = delete;
   callback_node& operator=(const callback_node&) = delete;
   virtual ~callback_node() = default;
-  /// Runs the callback for the completed state `s`.
+  /// Runs the callback for the completed state `s`. Only after claim() returned true.
   virtual void invoke(state_base& s) = 0;
+  /// Step F8, runner side: true if the callback is to run (it was not removed).
+  bool claim() noexcept { return !removable_ || claim_removable(); }
+  /// Gives the node up once its callback ran or was skipped.
+  void dispose() noexcept {
+    if (removable_) {
+      dispose_removable();
+    } else {
+      delete this;
+    }
+  }
   callback_node* next = nullptr;
+
+ protected:
+  explicit callback_node(bool removable = false) noexcept : removable_(removable) {}
+  virtual bool claim_removable() noexcept { return true; }
+  virtual void dispose_removable() noexcept { delete this; }
+
+ private:
+  bool removable_;  // fixed before the push that shares the node
+};
+
+/// A callback that its handle may remove before it runs (F8).
+class removable_node : public callback_node {
+ public:
+  /// Step F8, handle side: true if the callback had not been claimed; it then never runs, and
+  /// its callable is destroyed now. Thread: any; never waits for a running callback.
+  bool remove() noexcept {
+    std::uint8_t expected = armed;
+    // acq_rel: the RMW makes one side the callable's owner; acquire so that this side sees the
+    // callable as its registrar built it, release for the thread that frees the node.
+    if (!status_.compare_exchange_strong(expected, removed, std::memory_order_acq_rel,
+                                         std::memory_order_relaxed)) {
+      return false;
+    }
+    destroy_callable();
+    return true;
+  }
+  /// The handle lets go of the node (it stays registered unless removed).
+  void release_handle() noexcept { drop(); }
+
+ protected:
+  removable_node() noexcept : callback_node(true) {}
+  /// Destroys the callable, once: by remove(), or by the state's side when it is done.
+  virtual void destroy_callable() noexcept = 0;
+
+ private:
+  static constexpr std::uint8_t armed = 0;
+  static constexpr std::uint8_t claimed = 1;
+  static constexpr std::uint8_t removed = 2;
+
+  bool claim_removable() noexcept final {
+    std::uint8_t expected = armed;
+    // acq_rel: as in remove(); the winner owns the callable.
+    return status_.compare_exchange_strong(expected, claimed, std::memory_order_acq_rel,
+                                           std::memory_order_relaxed);
+  }
+  void dispose_removable() noexcept final {
+    // The state's side is done with the node: it owns the callable if it claimed it (the
+    // callback ran), or if it takes it now from an armed node that never ran (a state freed
+    // with its stack open); a remover that won destroyed it already.
+    std::uint8_t seen = armed;
+    // acq_rel: as in remove().
+    if (status_.compare_exchange_strong(seen, removed, std::memory_order_acq_rel,
+                                        std::memory_order_relaxed) ||
+        seen == claimed) {
+      destroy_callable();  // captures go when the callback is done, as on_done's do
+    }
+    drop();
+  }
+  void drop() noexcept {
+    // acq_rel: the last of the two owners (the state's side, the handle) sees the other's
+    // writes before deleting.
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      delete this;
+    }
+  }
+
+  state_atomic<std::uint8_t> status_{armed};
+  state_atomic<std::uint8_t> refs_{2};  // the state's side and the handle
 };
 
 /// The type-independent part of every shared state.
@@ -291,9 +392,9 @@ class state_base : public task_node {
   friend void run_completion_list() noexcept;
 
   pool_ref pool_;
-  mutable std::atomic<std::uint32_t> word_{0};
-  std::atomic<std::uint32_t> refs_;
-  std::atomic<callback_node*> callbacks_{nullptr};
+  mutable state_atomic<std::uint32_t> word_{0};
+  state_atomic<std::uint32_t> refs_;
+  state_atomic<callback_node*> callbacks_{nullptr};
   // F6: the thread-local trampoline's list (only touched by the thread that took the stack).
   state_base* next_completion_ = nullptr;
   callback_node* taken_callbacks_ = nullptr;
