@@ -25,6 +25,9 @@
 // Synchronization: everything a task did before it finished happens-before the return of any
 // wait, get or exception call that observes it as done, and before its on_done callbacks and
 // then() continuations run.
+//
+// Length. Over 500 lines because it is the whole public surface of one type: each member's
+// contract is documented where it is declared, and the template definitions must be visible.
 
 #include <chrono>
 #include <exception>

@@ -45,6 +45,9 @@
 //                     a failing on_thread_start breaks the pool (documented: pool_options.hpp).
 //
 // No sleeps: latches, gates and futures order everything.
+//
+// Length. Over 500 lines because it is one sweep: every scenario uses the same driver and
+// checks; each scenario is short, and splitting the file would only repeat the setup.
 
 #include <algorithm>
 #include <array>

@@ -42,6 +42,9 @@
 //      pool_stats.hpp).
 //   V8 Once the pool is destroyed, a held future stays usable: it is done, then() throws
 //      pool_shutdown, and on_done runs at once.
+//
+// Length. Over 500 lines because a libFuzzer target is one program: the decoder of the input,
+// the operations it drives and the invariants checked at the end share one session's state.
 
 #include <algorithm>
 #include <array>

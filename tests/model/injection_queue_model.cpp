@@ -353,33 +353,15 @@ struct walk_handoff : rl::test_suite<walk_handoff, 3>,
   void after() { drain_and_check(); }
 };
 
-rl::test_params context_bound(unsigned bound) {
-  rl::test_params p;
-  p.search_type = rl::sched_bound;
-  p.context_bound = bound;
-  return p;
-}
-
-rl::test_params random_runs(rl::iteration_t iterations) {
-  rl::test_params p;
-  p.search_type = rl::sched_random;
-  p.iteration_count = iterations;
-  return p;
-}
-
-// A negative control: the search stops at the first race; its trace is not printed.
-rl::test_params negative(rl::test_params p) {
-  p.output_stream = &weft_model::null_stream();
-  return p;
-}
+using weft_model::context_bound;
+using weft_model::negative;
+using weft_model::random_runs;
 
 }  // namespace
 
 int main(int argc, char** argv) {
   using weft_model::run;
-  if (argc > 1) {
-    weft_model::filter = argv[1];
-  }
+  weft_model::select_models(argc, argv);
   bool ok = true;
   ok &= run<producers_consumers<1, 4>>("2 producers x 2 items vs 1 consumer",
                                        "every item popped exactly once, FIFO per producer",
@@ -411,7 +393,5 @@ int main(int argc, char** argv) {
   ok &= run<block_reuse<acquire_only_done>>("negative control: slot.done exchanged without release",
                                             "must report a data race on a reused slot's payload",
                                             negative(context_bound(1)));
-  std::cout << (ok ? "all injection-queue models passed" : "an injection-queue model FAILED")
-            << std::endl;
-  return ok ? 0 : 1;
+  return weft_model::finish(ok, "injection-queue");
 }

@@ -338,4 +338,48 @@ bool run(const char* name, const char* invariant, rl::test_params params) {
   return ok;
 }
 
+/// Search parameters: every interleaving.
+inline rl::test_params exhaustive() {
+  rl::test_params p;
+  p.search_type = rl::sched_full;
+  return p;
+}
+
+/// Search parameters: every interleaving with at most `bound` preemptions.
+inline rl::test_params context_bound(unsigned bound) {
+  rl::test_params p;
+  p.search_type = rl::sched_bound;
+  p.context_bound = bound;
+  return p;
+}
+
+/// Search parameters: `iterations` random interleavings.
+inline rl::test_params random_runs(rl::iteration_t iterations) {
+  rl::test_params p;
+  p.search_type = rl::sched_random;
+  p.iteration_count = iterations;
+  return p;
+}
+
+/// A negative control's parameters: the search stops at the first failure, whose trace is not
+/// printed.
+inline rl::test_params negative(rl::test_params p) {
+  p.output_stream = &null_stream();
+  return p;
+}
+
+/// Reads the model filter from a model program's arguments (argv[1], if any).
+inline void select_models(int argc, char** argv) {
+  if (argc > 1) {
+    filter = argv[1];
+  }
+}
+
+/// Prints the program's verdict and returns its exit status.
+inline int finish(bool ok, const char* what) {
+  std::cout << (ok ? "all " : "a ") << what << (ok ? " models passed" : " model FAILED")
+            << std::endl;
+  return ok ? 0 : 1;
+}
+
 }  // namespace weft_model

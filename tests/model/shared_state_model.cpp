@@ -743,20 +743,6 @@ struct remove_vs_claim
   }
 };
 
-rl::test_params context_bound(unsigned bound) {
-  rl::test_params p;
-  p.search_type = rl::sched_bound;
-  p.context_bound = bound;
-  return p;
-}
-
-rl::test_params random_runs(rl::iteration_t iterations) {
-  rl::test_params p;
-  p.search_type = rl::sched_random;
-  p.iteration_count = iterations;
-  return p;
-}
-
 // A negative control: the search stops at the first failure; its trace is printed only if
 // WEFT_MODEL_TRACE is set. The control also fails if its planted bug never rewrote an operation
 // (its site was not reached).
@@ -778,13 +764,14 @@ bool control(const char* name, const char* failure, rl::test_params p) {
   return ok;
 }
 
+using weft_model::context_bound;
+using weft_model::random_runs;
+
 }  // namespace
 
 int main(int argc, char** argv) {
   using weft_model::run;
-  if (argc > 1) {
-    weft_model::filter = argv[1];
-  }
+  weft_model::select_models(argc, argv);
   bool ok = true;
   ok &= run<run_cancel_wait<>>("(a) run vs cancel vs waiter",
                                "one of run and cancel wins (I1); the waiter sees the outcome",
@@ -850,6 +837,5 @@ int main(int argc, char** argv) {
   ok &= control<remove_vs_claim<false, bug::remove_split>>(
       "negative control: (e) remove() as a load and a store", "must remove and run both (F8)",
       context_bound(3));
-  std::cout << (ok ? "all shared-state models passed" : "a shared-state model FAILED") << std::endl;
-  return ok ? 0 : 1;
+  return weft_model::finish(ok, "shared-state");
 }

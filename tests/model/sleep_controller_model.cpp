@@ -321,32 +321,15 @@ struct chain_wake : rl::test_suite<chain_wake<ChainWake, RejoinSearch>, 3,
   }
 };
 
-rl::test_params exhaustive() {
-  rl::test_params p;
-  p.search_type = rl::sched_full;
-  return p;
-}
-
-rl::test_params context_bound(unsigned bound) {
-  rl::test_params p;
-  p.search_type = rl::sched_bound;
-  p.context_bound = bound;
-  return p;
-}
-
-// A negative control: the search stops at the first deadlock; its trace is not printed.
-rl::test_params negative(rl::test_params p) {
-  p.output_stream = &weft_model::null_stream();
-  return p;
-}
+using weft_model::context_bound;
+using weft_model::exhaustive;
+using weft_model::negative;
 
 }  // namespace
 
 int main(int argc, char** argv) {
   using weft_model::run;
-  if (argc > 1) {
-    weft_model::filter = argv[1];
-  }
+  weft_model::select_models(argc, argv);
   bool ok = true;
   ok &= run<publish_vs_park<true>>("(a) publish vs park",
                                    "the worker never stays parked while the unit is visible",
@@ -370,7 +353,5 @@ int main(int argc, char** argv) {
   ok &= run<chain_wake<true, false>>(
       "negative control: (d) without re-joining the search after an S3 withdrawal",
       "must deadlock (the second unit's wake-up was absorbed)", negative(context_bound(2)));
-  std::cout << (ok ? "all sleep-controller models passed" : "a sleep-controller model FAILED")
-            << std::endl;
-  return ok ? 0 : 1;
+  return weft_model::finish(ok, "sleep-controller");
 }

@@ -186,26 +186,14 @@ struct wraparound : rl::test_suite<wraparound, 2>, deque_fixture<5> {
   void after() { check_all_taken(); }
 };
 
-rl::test_params exhaustive() {
-  rl::test_params p;
-  p.search_type = rl::sched_full;
-  return p;
-}
-
-rl::test_params context_bound(unsigned bound) {
-  rl::test_params p;
-  p.search_type = rl::sched_bound;
-  p.context_bound = bound;
-  return p;
-}
+using weft_model::context_bound;
+using weft_model::exhaustive;
 
 }  // namespace
 
 int main(int argc, char** argv) {
   using weft_model::run;
-  if (argc > 1) {
-    weft_model::filter = argv[1];
-  }
+  weft_model::select_models(argc, argv);
   bool ok = true;
   ok &= run<last_item<1>>("last item, owner pop vs 1 thief",
                           "exactly one of owner and thief takes the only item", exhaustive());
@@ -219,6 +207,5 @@ int main(int argc, char** argv) {
   ok &= run<push_pop_steal<2>>("push/pop with growth vs 2 thieves",
                                "every item taken exactly once; owner LIFO, thieves FIFO",
                                context_bound(2));
-  std::cout << (ok ? "all deque models passed" : "a deque model FAILED") << std::endl;
-  return ok ? 0 : 1;
+  return weft_model::finish(ok, "deque");
 }

@@ -87,7 +87,7 @@
  *     with this RMW and then loads the sleepers count; a worker about to park bumps that count
  *     and then loads tail_ (looks_empty). Only seq_cst orders both store-load pairs.
  *   head_ CAS in pop — seq_cst — the pool's idle detection reads both positions in one seq_cst
- *     order (B2 in pool_core.hpp).
+ *     order (B2 in src/idle_and_join.cpp).
  *   tail_ / head_ loads that start a push or pop — acquire — the release that moved the
  *     position past an end mark — the block pointer published before it must be seen.
  *   tail_ load in pop, head_/tail_ loads in looks_empty and size — seq_cst — the Dekker pairs.
@@ -113,6 +113,10 @@
  * producers and 1 or 2 consumers (I1, I4, block hand-over and reuse (I2), tombstones, close
  * (I3)); negative controls weaken slot.written's release and slot.done's acq_rel, and Relacy
  * must report the race each one opens.
+ *
+ * Length. Over 500 lines because it is one algorithm: the design note, the block layout and
+ * the push, pop, close and release walk share invariants I1-I5, and splitting them would
+ * separate each step from the invariant it keeps.
  */
 
 #include <bit>

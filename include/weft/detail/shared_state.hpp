@@ -107,6 +107,9 @@
  * the F6 trampoline is reached through this_thread_completions() (the thread_local here, one
  * list per simulated thread there); the futex calls resolve to the model's park/unpark by
  * overload on its word type. The library's object code is unchanged by them.
+ *
+ * Length. Over 500 lines because the state machine is one protocol: steps F1-F8, the roles and
+ * the memory orders refer to one another, and every member of the state takes part in them.
  */
 
 #include <atomic>
