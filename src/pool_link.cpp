@@ -7,6 +7,7 @@
 
 #include "pool_core.hpp"
 #include <weft/detail/backoff.hpp>
+#include <weft/detail/futex.hpp>
 #include <weft/error.hpp>
 #include <weft/future.hpp>
 
@@ -45,9 +46,18 @@ void pool_link::retire() noexcept {
   // K3. acq_rel: after it, no visitor of our generation enters (I2).
   word_.fetch_add(generation_one, std::memory_order_acq_rel);
   backoff bo;
-  // acquire: pairs with leave()'s release; the visitors' use of the pool happens-before.
-  while ((word_.load(std::memory_order_acquire) & visitor_mask) != 0) {
-    bo.pause();  // a visit is a few instructions of engine code, or a straggler's cancel
+  for (;;) {
+    // seq_cst: the eventcount's value before the check (see the design note).
+    const std::uint32_t seen = retire_wake_.load(std::memory_order_seq_cst);
+    // acquire: pairs with leave()'s release; the visitors' use of the pool happens-before.
+    if ((word_.load(std::memory_order_acquire) & visitor_mask) == 0) {
+      break;
+    }
+    if (!bo.is_completed()) {
+      bo.pause();  // most visits are a few instructions of engine code
+    } else {
+      futex_wait(retire_wake_, seen);  // a long visit (callbacks): park until the last leaves
+    }
   }
   const std::lock_guard lock(free_mutex);
   next_free_ = free_links;
@@ -58,14 +68,24 @@ pool_core* pool_link::enter(std::uint32_t gen) noexcept {
   // K1. acquire: see the design note's memory orders.
   const std::uint64_t before = word_.fetch_add(1, std::memory_order_acquire);
   if (static_cast<std::uint32_t>(before >> 32) != gen) {
-    word_.fetch_sub(1, std::memory_order_relaxed);  // never counted as a visitor of `gen`
+    drop_visitor(gen, std::memory_order_relaxed);  // never counted as a visitor of `gen`
     return nullptr;
   }
   return core_;
 }
 
-void pool_link::leave() noexcept {
-  word_.fetch_sub(1, std::memory_order_release);  // K2: pairs with retire()'s acquire loads
+void pool_link::leave(std::uint32_t gen) noexcept {
+  drop_visitor(gen, std::memory_order_release);  // K2: pairs with retire()'s acquire loads
+}
+
+void pool_link::drop_visitor(std::uint32_t gen, std::memory_order order) noexcept {
+  const std::uint64_t before = word_.fetch_sub(1, order);
+  if (static_cast<std::uint32_t>(before >> 32) != gen && (before & visitor_mask) == 1) {
+    // A retire began after this visitor entered (or its entry failed) and it was the last one
+    // inside: the retirer may be parked (K3). seq_cst: see the design note.
+    retire_wake_.fetch_add(1, std::memory_order_seq_cst);
+    futex_wake_all(retire_wake_);
+  }
 }
 
 // ---- entry points from the states (declared in shared_state.hpp) ---------------------------

@@ -22,10 +22,16 @@
  * Protocol.
  *   K1 enter: fetch_add one visitor; if the generation read is not the state's, fetch_sub and
  *      report the pool gone. Otherwise the pool lives until the matching leave.
- *   K2 leave: fetch_sub one visitor.
+ *   K2 leave: fetch_sub one visitor. A visitor whose decrement reads another generation than
+ *      its own (a retire started after it entered, or its K1 failed) and leaves no visitor
+ *      inside wakes the retirer: it increments retire_wake_ and wakes the futex on it.
  *   K3 retire (the destructor, after join: no worker runs): fetch_add one generation, then
- *      wait until no visitor is inside; then the pool may be freed, and the link goes back to
- *      the free list.
+ *      wait until no visitor is inside: load retire_wake_, load the count, and if a visitor is
+ *      still inside, block on retire_wake_ for the value loaded (an eventcount: a K2 that
+ *      empties the count after our load changes the value first, so the futex returns at
+ *      once or is woken). Then the pool may be freed, and the link goes back to the free list.
+ *      A visit may be long (it may cancel a continuation with its callbacks, user code), so
+ *      the destructor parks instead of spinning.
  *
  * Invariants.
  *   I1 A visitor whose K1 saw the state's generation is counted in word_ until its K2, and the
@@ -37,7 +43,11 @@
  * sees the new generation. K1 acquire: pairs with nothing a visitor needs beyond the state's
  * own publication (it only reads core_ when the generation matched, and the state was made
  * after the pool). K2 release: pairs with K3's acquire loads, so the visitor's use of the
- * pool happens-before the pool is freed. K3 increment acq_rel, wait loads acquire.
+ * pool happens-before the pool is freed. K3 increment acq_rel, wait loads acquire. A K2
+ * decrement reads the generation from the RMW itself (the latest value of the word), so a
+ * visitor that leaves after K3's increment sees it and wakes. retire_wake_ seq_cst (its
+ * increment, the retirer's load): only the futex's own value check is needed for no lost
+ * wake-up; seq_cst keeps the eventcount's order obvious at no cost off the hot path.
  *
  * What it costs. Nothing on the paths of a pool's own workers (they do not enter: a worker
  * knows its pool lives). A visit is two RMWs on the link's line, paid only by outside threads
@@ -74,8 +84,8 @@ class pool_link {
   /// Step K1: the pool if generation `gen` is alive (then the caller must leave()), else null.
   pool_core* enter(std::uint32_t gen) noexcept;
 
-  /// Step K2.
-  void leave() noexcept;
+  /// Step K2, for a visitor whose K1 with generation `gen` succeeded.
+  void leave(std::uint32_t gen) noexcept;
 
   pool_link(const pool_link&) = delete;
   pool_link& operator=(const pool_link&) = delete;
@@ -87,7 +97,11 @@ class pool_link {
   static constexpr std::uint64_t generation_one = std::uint64_t{1} << 32;
   static constexpr std::uint64_t visitor_mask = generation_one - 1;
 
+  /// K2's decrement: wakes the retirer if it emptied the count after a K3.
+  void drop_visitor(std::uint32_t gen, std::memory_order order) noexcept;
+
   alignas(cache_line) std::atomic<std::uint64_t> word_{0};
+  std::atomic<std::uint32_t> retire_wake_{0};  // K3's eventcount
   pool_core* core_ = nullptr;
   pool_link* next_free_ = nullptr;  // guarded by the free list's mutex
 };
@@ -96,10 +110,12 @@ class pool_link {
 class pool_guard {
  public:
   explicit pool_guard(const pool_ref& ref) noexcept
-      : link_(ref.link), core_(ref.link == nullptr ? nullptr : ref.link->enter(ref.generation)) {}
+      : link_(ref.link),
+        generation_(ref.generation),
+        core_(ref.link == nullptr ? nullptr : ref.link->enter(ref.generation)) {}
   ~pool_guard() {
     if (core_ != nullptr) {
-      link_->leave();
+      link_->leave(generation_);
     }
   }
   pool_guard(const pool_guard&) = delete;
@@ -110,6 +126,7 @@ class pool_guard {
 
  private:
   pool_link* link_;
+  std::uint32_t generation_;
   pool_core* core_;
 };
 

@@ -1,5 +1,7 @@
 // The future's shared state: see the design note in include/weft/detail/shared_state.hpp, whose
-// steps (F1-F6) and invariants (I1-I3) the comments below cite.
+// steps (F1-F9) and invariants (I1-I4) the comments below cite.
+
+#include <algorithm>
 
 #include <weft/detail/backoff.hpp>
 #include <weft/detail/futex.hpp>
@@ -10,10 +12,30 @@ inline namespace v1 {
 namespace detail {
 namespace {
 
-// The callback stack's "done, run new callbacks at once" marker. Never dereferenced.
+// The callback stack's word: a node pointer (nodes are 8-aligned, so its low bits are free) with
+// F9's flags, or the closed marker ("done: run new callbacks at once"), never dereferenced.
+constexpr std::uintptr_t compacting_bit = 1;  // a registrar is compacting the stack (F9)
+constexpr std::uintptr_t handoff_bit = 2;     // done meanwhile: the compactor runs the stack
+constexpr std::uintptr_t flag_bits = compacting_bit | handoff_bit;
+
 callback_node* closed_marker() noexcept {
-  return reinterpret_cast<callback_node*>(std::uintptr_t{1});
+  return reinterpret_cast<callback_node*>(std::uintptr_t{4});
 }
+std::uintptr_t flags_of(callback_node* word) noexcept {
+  return reinterpret_cast<std::uintptr_t>(word) & flag_bits;
+}
+callback_node* top_of(callback_node* word) noexcept {
+  return reinterpret_cast<callback_node*>(reinterpret_cast<std::uintptr_t>(word) & ~flag_bits);
+}
+callback_node* with_flags(callback_node* top, std::uintptr_t flags) noexcept {
+  return reinterpret_cast<callback_node*>(reinterpret_cast<std::uintptr_t>(top) | flags);
+}
+
+// F9's schedule: a compaction waits for this many removable registrations at least, and for as
+// many as the nodes the previous one left, so its walk costs O(1) per registration.
+constexpr std::uint32_t min_compaction = 4;
+constexpr std::uint32_t count_mask = 0xffff;
+constexpr std::uint32_t kept_shift = 16;
 
 // F6: the per-thread trampoline. `active` while a thread runs completions; further completions
 // on that thread are appended to the list and run by the outermost frame, in order.
@@ -45,6 +67,7 @@ state_base::~state_base() {
   if (node == closed_marker()) {
     return;
   }
+  node = top_of(node);  // no compactor is left: it holds a reference while it works
   while (node != nullptr) {
     callback_node* next_node = node->next;
     node->dispose();
@@ -153,11 +176,34 @@ void state_base::publish(future_state final) noexcept {
 }
 
 void state_base::take_callbacks() noexcept {
-  // acq_rel: acquire pairs with add_callback's release push; release pairs with a registrar's
-  // acquire load that sees the marker and then reads the outcome. Whoever takes a non-empty
-  // stack (the completer or a registrar, F5) runs it: the exchange gives it to exactly one.
-  callback_node* list = callbacks_.exchange(closed_marker(), std::memory_order_acq_rel);
-  if (list == nullptr || list == closed_marker()) {
+  callback_node* word = callbacks_.load(std::memory_order_acquire);
+  for (;;) {
+    if (word == closed_marker() || (flags_of(word) & handoff_bit) != 0) {
+      return;  // taken by another taker (F5), or already handed to the compactor (F9)
+    }
+    if ((flags_of(word) & compacting_bit) != 0) {
+      // F9: a registrar is unlinking removed nodes; it runs the stack when it gives it back.
+      // acq_rel: release, so the compactor, which runs the callbacks, sees the outcome.
+      if (callbacks_.compare_exchange_weak(word, with_flags(word, handoff_bit),
+                                           std::memory_order_acq_rel, std::memory_order_acquire)) {
+        return;
+      }
+      continue;
+    }
+    // acq_rel: acquire pairs with add_callback's release push (and a compactor's release of
+    // its links); release pairs with a registrar's acquire load that sees the marker and then
+    // reads the outcome. Whoever takes a non-empty stack (the completer or a registrar, F5)
+    // runs it: the CAS gives it to exactly one.
+    if (callbacks_.compare_exchange_weak(word, closed_marker(), std::memory_order_acq_rel,
+                                         std::memory_order_acquire)) {
+      run_taken(word);
+      return;
+    }
+  }
+}
+
+void state_base::run_taken(callback_node* list) noexcept {
+  if (list == nullptr) {
     return;
   }
   // Reverse the stack into registration order.
@@ -171,6 +217,54 @@ void state_base::take_callbacks() noexcept {
   add_ref();  // held until the trampoline has run the callbacks
   taken_callbacks_ = ordered;
   run_completions(this);
+}
+
+void state_base::compact_callbacks() noexcept {
+  // F9. Only one compactor at a time, and only on an open, non-empty stack.
+  callback_node* word = callbacks_.load(std::memory_order_relaxed);  // re-validated by the CAS
+  if (word == nullptr) {
+    compaction_.store(0, std::memory_order_relaxed);  // nothing to unlink: start counting anew
+    return;
+  }
+  // acq_rel: acquire, so the walk sees every node pushed below the top and the links of the
+  // previous compaction (every push and compaction is an RMW of this word, which continues
+  // their release sequences).
+  if (word == closed_marker() || flags_of(word) != 0 ||
+      !callbacks_.compare_exchange_strong(word, with_flags(word, compacting_bit),
+                                          std::memory_order_acq_rel, std::memory_order_relaxed)) {
+    return;  // done, or another registrar is compacting
+  }
+  // The top stays: it is the word that pushers compare against. Below it, only this thread
+  // touches the links until it gives the stack back: pushers write their own node's link, the
+  // completer hands the stack over instead of taking it, and nothing else reads the nodes.
+  std::uint32_t kept = 1;
+  callback_node* prev = word;
+  for (callback_node* n = prev->next; n != nullptr; n = prev->next) {
+    if (n->removed()) {
+      prev->next = n->next;
+      n->dispose();  // the stack's reference; its callable went with the remove() (F8)
+    } else {
+      prev = n;
+      ++kept;
+    }
+  }
+  compaction_.store(std::min(kept, count_mask) << kept_shift, std::memory_order_relaxed);
+  // Give the stack back: clear the flag, or, if the state completed meanwhile, take the stack
+  // and run it as its completer would have (the handoff, F9).
+  callback_node* now = with_flags(word, compacting_bit);
+  for (;;) {
+    if ((flags_of(now) & handoff_bit) != 0) {
+      // acq_rel: acquire pairs with the completer's handoff CAS and later pushes; release for
+      // registrars that see the marker.
+      run_taken(top_of(callbacks_.exchange(closed_marker(), std::memory_order_acq_rel)));
+      return;
+    }
+    // acq_rel: release, so whoever takes the stack later sees the links changed above.
+    if (callbacks_.compare_exchange_weak(now, top_of(now), std::memory_order_acq_rel,
+                                         std::memory_order_acquire)) {
+      return;
+    }
+  }
 }
 
 void run_completions(state_base* first) noexcept {
@@ -231,15 +325,22 @@ void state_base::add_callback(callback_node* node) {
     // Once pushed, the node may run on the completer at once, and the callback may drop the
     // caller's last handle: our own reference keeps the state alive for the re-check below.
     add_ref();
+    if (node->removable()) {
+      // F9: removed nodes would otherwise stay on a long-lived stack until it completes.
+      const std::uint32_t c = compaction_.fetch_add(1, std::memory_order_relaxed) + 1;
+      if ((c & count_mask) >= std::max(min_compaction, c >> kept_shift)) {
+        compact_callbacks();
+      }
+    }
     callback_node* head = callbacks_.load(std::memory_order_acquire);
     while (head != closed_marker()) {
-      node->next = head;
+      node->next = top_of(head);  // a push keeps F9's flags
       // seq_cst: release, so whoever takes the stack sees the node's contents; and in the
       // total order with the completer's final-state CAS and its load of the stack (publish):
       // if the completer read the stack before this push, the re-check below sees the state
       // done.
-      if (callbacks_.compare_exchange_weak(head, node, std::memory_order_seq_cst,
-                                           std::memory_order_acquire)) {
+      if (callbacks_.compare_exchange_weak(head, with_flags(node, flags_of(head)),
+                                           std::memory_order_seq_cst, std::memory_order_acquire)) {
         if (is_done(
                 static_cast<future_state>(word_.load(std::memory_order_seq_cst) & state_mask))) {
           take_callbacks();  // the completer may have missed the push: one of us runs it (I3)

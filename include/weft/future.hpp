@@ -268,10 +268,10 @@ class future {
   /// Effects: as on_done(fn); if the future is already done, `fn` runs at once and the
   /// handle's remove() returns false. callback_handle::remove() before the callback starts
   /// means it never runs, and destroys `fn` at once; the registration's small node is freed
-  /// when the future completes (or its last handle goes). Dropping the handle without
-  /// remove() leaves the callback registered.
-  /// Throws: weft::usage_error if !valid(); std::bad_alloc (nothing registered); what `fn`
-  /// throws when it runs at once.
+  /// by a later removable registration on the same future, or when it completes (or its last
+  /// handle goes), so register-and-remove rounds on a pending future keep memory flat. Dropping the
+  /// handle without remove() leaves the callback registered. Throws: weft::usage_error if !valid();
+  /// std::bad_alloc (nothing registered); what `fn` throws when it runs at once.
   template <class F>
   [[nodiscard]] callback_handle on_done_removable(F&& fn) const {
     static_assert(std::is_invocable_v<std::decay_t<F>&, const future<T>&> ||
@@ -294,10 +294,12 @@ class future {
   /// moved-from value. A move-only T is always moved: get() on another handle then throws
   /// weft::usage_error. If the pool is destroyed before this task completes and the
   /// continuation could be queued, the returned future fails with weft::pool_shutdown.
+  /// [[nodiscard]]: the returned future is the only place an exception of `fn` goes; to run
+  /// code without a result, use on_done.
   /// Throws: weft::usage_error if !valid(); weft::pool_shutdown if the task is already done
   /// and its pool was shut down or destroyed (the message says which).
   template <class F>
-  auto then(F&& fn) const;
+  [[nodiscard]] auto then(F&& fn) const;
 
  private:
   template <class U>

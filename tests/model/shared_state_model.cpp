@@ -50,7 +50,11 @@
 //   - add_callback() without its re-check, in model (d): the then() registration is lost, so
 //     the continuation never runs (71,000);
 //   - removable_node::remove()'s CAS as a load and a separate store: (e) both remove() and the
-//     trampoline's claim win, and the callable is destroyed twice (F8; 9).
+//     trampoline's claim win, and the callable is destroyed twice (F8; 9);
+//   - compact_callbacks()'s flag CAS, or its give-back CAS, as a load and a separate store: (f)
+//     a push that lands between the two is overwritten, and its callback never runs (F9; 9 and
+//     4 random executions);
+//   - take_callbacks()'s CASes as loads and stores: (f) a callback runs twice or never (11).
 // A control passes only if that failure is found and the planted bug's call site was reached
 // (so renaming the function, or changing the shipped order, fails the control loudly).
 //
@@ -59,7 +63,9 @@
 // million executions), (c) N = 3 (1.5 million), (e) N = 5 and N = 4 (0.26 and 1 million); the
 // three-thread models at a small bound plus 5 * 10^5 random executions each: (a) N = 2 (0.4
 // million; N = 3, 4.9 million in 17 s, also passed), (c) with a canceller N = 1 (0.1 million;
-// N = 2, 4 million in 20 s, also passed), (d) N = 1 (1.2 million). The exhaustive search
+// N = 2, 4 million in 20 s, also passed), (d) N = 1 (1.2 million); (f), the compaction models,
+// with 5 * 10^5 random executions each only (their node walks and frees make even the two-thread
+// one at N = 2 a search of 21 million executions, 95 s, which passed once). The exhaustive search
 // does not end in minutes even for two threads: every free (the allocator's reuse) and every
 // weak CAS (a spurious failure) doubles it. Each run prints its search, the executions explored
 // and the time. WEFT_MODEL_SEARCH=full|bound:<n>|random:<n> replaces every search (soak runs);
@@ -121,6 +127,9 @@ enum class bug : unsigned char {
   publish_relaxed,       // publish(): the final-state CAS relaxed: it publishes nothing (I2)
   transition_split,      // try_transition(): the CAS as a load and a separate store (I1)
   remove_split,          // removable_node::remove(): the CAS as a load and a store (F8)
+  flag_split,            // compact_callbacks(): taking the stack's flag as a load and a store (F9)
+  giveback_split,        // compact_callbacks(): giving the stack back as a load and a store (F9)
+  take_split,            // take_callbacks(): its CASes as loads and stores (F9's handoff)
   release_relaxed,       // state_base::release(): its load and decrement relaxed
   release_split,         // state_base::release(): the decrement as a load and a store
   no_wake,               // publish(): futex_wake_all wakes nobody (F4)
@@ -131,7 +140,7 @@ inline bug planted = bug::none;
 /// How many operations the planted bug rewrote during one model's run (all its executions).
 inline unsigned long planted_hits = 0;
 
-enum class op : unsigned char { load, cas, fetch_sub };
+enum class op : unsigned char { load, cas, cas_strong, fetch_sub };
 
 /// What the planted bug does to one operation.
 struct rewrite {
@@ -168,7 +177,13 @@ inline bool at_planted_site(op o, std::memory_order mo, const std::source_locati
     case bug::transition_split:
       return o == op::cas && called_from(where, "state_base::try_transition(");
     case bug::remove_split:
-      return o == op::cas && called_from(where, "removable_node::remove(");
+      return o == op::cas_strong && called_from(where, "removable_node::remove(");
+    case bug::flag_split:
+      return o == op::cas_strong && called_from(where, "state_base::compact_callbacks(");
+    case bug::giveback_split:
+      return o == op::cas && called_from(where, "state_base::compact_callbacks(");
+    case bug::take_split:
+      return o == op::cas && called_from(where, "state_base::take_callbacks(");
     case bug::release_relaxed:
       return o != op::cas && called_from(where, "state_base::release(");
     case bug::release_split:
@@ -198,6 +213,9 @@ inline rewrite planted_rewrite(op o, std::memory_order mo, const std::source_loc
       return {std::memory_order_relaxed};
     case bug::transition_split:
     case bug::remove_split:
+    case bug::flag_split:
+    case bug::giveback_split:
+    case bug::take_split:
     case bug::release_split:
       return {mo, true};
     default:
@@ -237,7 +255,7 @@ class state_atomic : public model_atomic<T> {
   }
   bool compare_exchange_strong(T& expected, T desired, std::memory_order success,
                                std::memory_order failure, loc l = loc::current()) {
-    const rewrite r = planted_rewrite(op::cas, success, l);
+    const rewrite r = planted_rewrite(op::cas_strong, success, l);
     if (r.split) {
       return split_exchange(expected, desired, l);
     }
@@ -314,12 +332,14 @@ using weft_model::bug;
 // Plain counters: Relacy runs one simulated thread at a time.
 
 struct books {
-  int runs = 0;                 // calls of the task's callable
-  int callables_destroyed = 0;  // destructions of the task's callable (I1: exactly one)
-  int unrun_counted = 0;        // core_count_unrun calls (a cancel, a then() pass-through)
-  int states_freed = 0;         // task_node blocks returned to the allocator
-  int callback_runs[4] = {};    // runs of callback k (I3)
-  int probes_destroyed = 0;     // destructions of removable callbacks' callables (F8)
+  int runs = 0;                   // calls of the task's callable
+  int callables_destroyed = 0;    // destructions of the task's callable (I1: exactly one)
+  int unrun_counted = 0;          // core_count_unrun calls (a cancel, a then() pass-through)
+  int states_freed = 0;           // task_node blocks returned to the allocator
+  int callback_runs[4] = {};      // runs of callback k (I3)
+  int probes_destroyed = 0;       // destructions of removable callbacks' callables (F8)
+  int indexed_runs[8] = {};       // runs of indexed_probe k (F9)
+  int indexed_destroyed[8] = {};  // destructions of indexed_probe k's callable
 };
 
 books* current_books = nullptr;
@@ -743,6 +763,104 @@ struct remove_vs_claim
   }
 };
 
+// ---- (f) compaction vs completion vs remove() -------------------------------------------------
+
+// The callable of removable callback k of model (f): counts its runs and its destruction.
+class indexed_probe {
+ public:
+  indexed_probe(books* b, int k) : b_(b), k_(k) {}
+  indexed_probe(indexed_probe&& other) noexcept
+      : b_(std::exchange(other.b_, nullptr)), k_(other.k_) {}
+  indexed_probe(const indexed_probe&) = delete;
+  indexed_probe& operator=(const indexed_probe&) = delete;
+  ~indexed_probe() {
+    if (b_ != nullptr) {
+      RL_ASSERT(b_->indexed_destroyed[k_] == 0);
+      ++b_->indexed_destroyed[k_];
+    }
+  }
+  void operator()() const {
+    RL_ASSERT(b_->indexed_destroyed[k_] == 0);
+    ++b_->indexed_runs[k_];
+  }
+
+ private:
+  books* b_;
+  int k_;
+};
+
+/// What the third thread of model (f) does, if there is one.
+enum class third : unsigned char { none, remover, registrar };
+
+// Invariant: a removable registration whose schedule calls for a compaction (F9) unlinks the
+// removed nodes while a worker completes the state and a third thread removes a live callback
+// (remover) or pushes another one (registrar, on_done):
+// the completer hands the stack over if it meets the compaction, and every callback runs
+// exactly once unless its remove() returned true (then never), each callable is destroyed
+// exactly once, and the nodes and the state are freed (Relacy's leak check). Before the threads
+// start, callbacks 0-2 are registered and 1-2 removed, so the registration of callback 3 is the
+// fourth removable one and compacts (min_compaction in src/shared_state.cpp): the top (2) stays,
+// 1 is unlinked and freed, 0 is kept unless its remove() won. (The handoff is not needed for
+// this: a compaction is always followed by its registrar's push and re-check, which would find
+// the state done; it keeps take_callbacks() correct on its own.)
+template <third Third, bug Planted = bug::none>
+struct compact_vs_complete : rl::test_suite<compact_vs_complete<Third, Planted>,
+                                            Third == third::none ? 2 : 3, expected_for(Planted)>,
+                             state_fixture<Planted> {
+  static constexpr int callbacks = 4;
+  weft::callback_handle h[callbacks];
+  bool removed0 = false;
+
+  void before() {
+    this->submit(Third == third::registrar ? 2 : 1);
+    for (int k = 0; k < callbacks - 1; ++k) {
+      h[k] = this->handle[0].on_done_removable(indexed_probe(&this->b, k));
+    }
+    for (int k = 1; k < callbacks - 1; ++k) {
+      RL_ASSERT(h[k].remove());
+      h[k].reset();
+    }
+  }
+
+  void thread(unsigned index) {
+    if (index == 0) {
+      this->run_entry();
+    } else if (index == 1) {
+      h[callbacks - 1] = this->handle[0].on_done_removable(indexed_probe(&this->b, callbacks - 1));
+      h[callbacks - 1].reset();
+      this->handle[0] = value_future();
+    } else if (Third == third::remover) {
+      removed0 = h[0].remove();
+      h[0].reset();
+    } else {
+      this->handle[1].on_done(indexed_probe(&this->b, callbacks));
+      this->handle[1] = value_future();
+    }
+  }
+
+  void after() {
+    RL_ASSERT(this->b.indexed_runs[0] == (removed0 ? 0 : 1));
+    if (Third == third::registrar) {
+      RL_ASSERT(this->b.indexed_runs[callbacks] == 1);
+      RL_ASSERT(this->b.indexed_destroyed[callbacks] == 1);
+    }
+    for (int k = 1; k < callbacks - 1; ++k) {
+      RL_ASSERT(this->b.indexed_runs[k] == 0);
+    }
+    RL_ASSERT(this->b.indexed_runs[callbacks - 1] == 1);
+    for (int k = 0; k < callbacks; ++k) {
+      RL_ASSERT(this->b.indexed_destroyed[k] == 1);
+    }
+    RL_ASSERT(this->b.states_freed == 1);
+  }
+
+  ~compact_vs_complete() {
+    for (auto& handle : h) {
+      handle.reset();
+    }
+  }
+};
+
 // A negative control: the search stops at the first failure; its trace is printed only if
 // WEFT_MODEL_TRACE is set. The control also fails if its planted bug never rewrote an operation
 // (its site was not reached).
@@ -803,6 +921,16 @@ int main(int argc, char** argv) {
                                     "exactly one of remove and claim wins (F8)", context_bound(5));
   ok &= run<remove_vs_claim<true>>("(e) registration and remove() vs completion",
                                    "exactly one of remove and claim wins (F8)", context_bound(4));
+  // (f) with random searches only: every free and node walk multiplies the bounded search
+  // (two threads at context bound 2: 21 million executions, 95 s).
+  ok &= run<compact_vs_complete<third::none>>(
+      "(f) compaction vs completion", "every live callback runs once (F9)", random_runs(500000));
+  ok &= run<compact_vs_complete<third::remover>>("(f) compaction vs completion vs remove()",
+                                                 "every live callback runs once (F9)",
+                                                 random_runs(500000));
+  ok &= run<compact_vs_complete<third::registrar>>("(f) compaction vs completion vs on_done",
+                                                   "every callback runs once (F9)",
+                                                   random_runs(500000));
 
   ok &= control<register_vs_complete<false, bug::publish_load_acquire>>(
       "negative control: (c) publish() loads the stack acquire",
@@ -837,5 +965,14 @@ int main(int argc, char** argv) {
   ok &= control<remove_vs_claim<false, bug::remove_split>>(
       "negative control: (e) remove() as a load and a store", "must remove and run both (F8)",
       context_bound(3));
+  ok &= control<compact_vs_complete<third::registrar, bug::flag_split>>(
+      "negative control: (f) compaction takes the flag with a load and a store",
+      "must lose the concurrent push (F9)", random_runs(2000000));
+  ok &= control<compact_vs_complete<third::registrar, bug::giveback_split>>(
+      "negative control: (f) compaction gives the stack back with a load and a store",
+      "must lose the concurrent push (F9)", random_runs(2000000));
+  ok &= control<compact_vs_complete<third::none, bug::take_split>>(
+      "negative control: (f) take_callbacks() with loads and stores",
+      "must lose a callback or the handoff (F9)", random_runs(2000000));
   return weft_model::finish(ok, "shared-state");
 }

@@ -1,6 +1,9 @@
 // Tests of removable callbacks: future::on_done_removable and weft::callback_handle (step F8
 // of the shared state). A removed callback never runs and its captures go at once; removal
 // races the completion and exactly one side wins; removal never waits for a running callback.
+// Removed nodes are unlinked by later removable registrations (step F9), which keeps the live
+// callbacks in registration order and hands the stack over when the future completes meanwhile
+// (tests/alloc/callback_memory_test.cpp shows the memory staying flat).
 //
 // Tasks are held at known points with gates (support/task_gates.hpp), never with sleeps.
 
@@ -97,6 +100,45 @@ TEST(CallbackHandle, RemovingOneKeepsTheOthersInRegistrationOrder) {
   EXPECT_FALSE(kept.remove()) << "it ran";
 }
 
+TEST(CallbackHandle, CompactionKeepsTheLiveCallbacksInRegistrationOrder) {
+  weft::thread_pool pool{1};
+  weft_test::worker_gate hold(pool, 1);
+  ASSERT_TRUE(hold.all_running());
+  weft::future<void> f = pool.submit([] {});
+  std::vector<int> order;  // written by the completing worker only
+  std::vector<int> expected;
+  std::vector<weft::callback_handle> kept;
+  f.on_done([&order] { order.push_back(-1); });
+  expected.push_back(-1);
+  // 500 removable registrations, every seventh kept: about 60 compactions pass over the stack.
+  for (int i = 0; i < 500; ++i) {
+    weft::callback_handle h = f.on_done_removable([&order, i] { order.push_back(i); });
+    if (i % 7 == 0) {
+      kept.push_back(std::move(h));
+      expected.push_back(i);
+    } else {
+      ASSERT_TRUE(h.remove()) << "registration " << i;
+    }
+    if (i % 100 == 50) {
+      f.on_done([&order, i] { order.push_back(1000 + i); });  // plain callbacks in between
+      expected.push_back(1000 + i);
+    }
+  }
+  const weft_test::event last_ran;
+  f.on_done([&order, last_ran] {
+    order.push_back(-2);
+    last_ran.set();
+  });
+  expected.push_back(-2);
+  hold.open();
+  ASSERT_TRUE(last_ran.wait_for(event_timeout));
+  pool.wait();
+  EXPECT_EQ(order, expected);
+  for (weft::callback_handle& h : kept) {
+    EXPECT_FALSE(h.remove()) << "a kept callback ran";
+  }
+}
+
 TEST(CallbackHandle, MovingTransfersTheRegistration) {
   weft::thread_pool pool{1};
   weft_test::worker_gate hold(pool, 1);
@@ -182,6 +224,54 @@ TEST(CallbackHandleStress, RemoveRacingCompletionRunsOrRemovesExactlyOnce) {
     balancer.record(removed);  // remove() is the delayed side: early means it won
   }
   RecordProperty("removed_rounds", static_cast<int>(removed_rounds));
+}
+
+// Two registrars add and remove callbacks on one future, compacting its stack (F9), while the
+// task completes: a completion that meets a compaction hands the stack to the compactor. Every
+// callback whose remove() failed runs exactly once, on whichever thread, and no removed one runs.
+TEST(CallbackHandleStress, CompactionRacingCompletionLosesNoCallback) {
+  const std::size_t rounds = weft_test::iterations<std::size_t>(2'000, 200);
+  constexpr std::size_t registrars = 2;
+  constexpr std::size_t per_registrar = 40;
+  weft::thread_pool pool{1};
+  for (std::size_t round = 0; round < rounds; ++round) {
+    auto go = std::make_shared<std::atomic<bool>>(false);
+    weft::future<void> f = pool.submit([go] {
+      while (!go->load(std::memory_order_acquire)) {
+      }
+    });
+    std::vector<std::atomic<int>> runs(registrars * per_registrar);
+    std::vector<char> removed(runs.size(), 0);
+    std::atomic<std::size_t> registered{0};
+    std::vector<std::thread> threads;
+    for (std::size_t t = 0; t < registrars; ++t) {
+      threads.emplace_back([&, t] {
+        for (std::size_t i = 0; i < per_registrar; ++i) {
+          const std::size_t k = t * per_registrar + i;
+          weft::callback_handle h =
+              f.on_done_removable([&runs, k] { runs[k].fetch_add(1, std::memory_order_relaxed); });
+          if (i % 3 != 0) {
+            removed[k] = h.remove() ? 1 : 0;
+          }
+          registered.fetch_add(1, std::memory_order_relaxed);
+        }
+      });
+    }
+    // Complete the task somewhere in the middle of the registrations.
+    const std::size_t release_at = round % (registrars * per_registrar);
+    ASSERT_TRUE(weft_test::wait_until(
+        [&] { return registered.load(std::memory_order_relaxed) >= release_at; }, event_timeout));
+    go->store(true, std::memory_order_release);
+    for (std::thread& thread : threads) {
+      thread.join();  // callbacks handed to a registrar ran inside its call
+    }
+    f.wait();
+    pool.wait();  // and those on the worker have run
+    for (std::size_t k = 0; k < runs.size(); ++k) {
+      ASSERT_EQ(runs[k].load(std::memory_order_relaxed), removed[k] != 0 ? 0 : 1)
+          << "round " << round << ", callback " << k;
+    }
+  }
 }
 
 }  // namespace

@@ -18,7 +18,10 @@
  *              transition and is writing the outcome; observers see `pending`); bit 3 waiters (a
  * thread may block on the word); bit 4 moved (the value was moved out); bit 5 queued (the state has
  * a queue entry). refs_      uint32 reference count: future handles, the queue entry, callbacks.
- *   callbacks_ pointer: a lock-free stack of callback nodes, or `closed` once taken.
+ *   callbacks_ pointer: a lock-free stack of callback nodes, or `closed` once taken; the low bits
+ *              of a node pointer carry F9's flags (compacting, handoff).
+ *   compaction_ uint32: F9's schedule (removable registrations since the last compaction, and
+ *              the nodes that compaction kept).
  *   error_, the value, the callable: plain data, owned per the transition rules below.
  *
  * Protocol.
@@ -70,9 +73,11 @@
  *      thread that moved it out of pending (after running it, for F1).
  *   I2 The outcome is written before the final state is published and never changes after.
  *   I3 Each callback runs exactly once (or never, if its handle removed it first, F8): either
- *      the thread that took the stack ran it (the completer, or a registrar whose re-check saw
- *      the state done, F5), or its registrar found the state done (or the stack closed)
- *      before pushing and ran it at once.
+ *      the thread that took the stack ran it (the completer, a registrar whose re-check saw
+ *      the state done, F5, or a compactor handed the stack, F9), or its registrar found the
+ *      state done (or the stack closed) before pushing and ran it at once.
+ *   I4 Only a compactor writes the links of nodes below the top, and only while its flag is
+ *      set; only a taker that closed the stack writes them afterwards (F9).
  *
  * Memory orders.
  *   word_ transitions (CAS) — F1/F3 acq_rel: acquire, so the winner sees the state as
@@ -84,8 +89,18 @@
  *     contents; seq_cst with the re-load of word_ after it, against publish()'s seq_cst final
  *     CAS and its seq_cst load of the stack (F5's Dekker pair: without the single total order
  *     both loads could miss the other side's write, and a callback would never run).
- *   callbacks_ exchange (take) — acq_rel — acquire pairs with pushes; release makes the outcome
- *     visible to a registrar that then sees `closed` (it loads with acquire) and runs at once.
+ *   callbacks_ CAS to `closed` (take) — acq_rel — acquire pairs with pushes; release makes the
+ *     outcome visible to a registrar that then sees `closed` (it loads with acquire) and runs
+ *     at once.
+ *   callbacks_ F9 CASes — acq_rel — the compactor's flag CAS acquires the nodes below the top
+ *     (every push and compaction is an RMW of the word, so it continues their release
+ *     sequences) and a previous compactor's links; its give-back releases its links to the next
+ *     taker; a taker's handoff CAS releases the outcome to the compactor that will run the
+ *     callbacks, whose give-back (or exchange) acquires it.
+ *   compaction_ — relaxed — a schedule only: a lost or stale count delays a compaction or runs
+ *     one early, never breaks the protocol.
+ *   a removable node's status load by the compactor — acquire — pairs with remove()'s CAS
+ *     (the stack's side then gives up its reference; the node's drop() orders the free).
  *   refs_ — add: relaxed (the caller already holds a reference); release: acq_rel, so the
  *     thread that deletes the state sees every other holder's writes. A release that loads 1
  *     (acquire, pairing with the other holders' decrements) is the only holder and deletes
@@ -101,7 +116,8 @@
  * cancellation_test.cpp (F1 vs F3: cancel vs start 10^5), cooperative_wait_test.cpp (helping).
  * Model check: tests/model/shared_state_model.cpp runs Relacy over this header and
  * src/shared_state.cpp as they ship (F1 vs F3 vs F4, F2 vs F4, F5 vs F2, then() and F6, F8's
- * remove vs claim, the last release), each property with a negative control (a planted bug
+ * remove vs claim, F9's compaction vs completion vs remove() and pushes, the last release), each
+ * property with a negative control (a planted bug
  * that Relacy must catch). Its seams, active only under WEFT_DETAIL_STATE_MODEL, which only the
  * model defines: the member atomics are state_atomic (std::atomic here, Relacy's in the model);
  * the F6 trampoline is reached through this_thread_completions() (the thread_local here, one
@@ -202,6 +218,10 @@ class callback_node {
   virtual void invoke(state_base& s) = 0;
   /// Step F8, runner side: true if the callback is to run (it was not removed).
   bool claim() noexcept { return !removable_ || claim_removable(); }
+  /// True for a node of on_done_removable (fixed at construction).
+  [[nodiscard]] bool removable() const noexcept { return removable_; }
+  /// Step F9: true if its handle removed the callback, so compaction may unlink the node.
+  [[nodiscard]] bool removed() const noexcept { return removable_ && removed_removable(); }
   /// Gives the node up once its callback ran or was skipped.
   void dispose() noexcept {
     if (removable_) {
@@ -216,6 +236,7 @@ class callback_node {
   explicit callback_node(bool removable = false) noexcept : removable_(removable) {}
   virtual bool claim_removable() noexcept { return true; }
   virtual void dispose_removable() noexcept { delete this; }
+  [[nodiscard]] virtual bool removed_removable() const noexcept { return false; }
 
  private:
   bool removable_;  // fixed before the push that shares the node
@@ -250,6 +271,10 @@ class removable_node : public callback_node {
   static constexpr std::uint8_t claimed = 1;
   static constexpr std::uint8_t removed = 2;
 
+  [[nodiscard]] bool removed_removable() const noexcept final {
+    // acquire: pairs with remove()'s CAS; the compactor then gives up the stack's reference.
+    return status_.load(std::memory_order_acquire) == removed;
+  }
   bool claim_removable() noexcept final {
     std::uint8_t expected = armed;
     // acq_rel: as in remove(); the winner owns the callable.
@@ -385,8 +410,14 @@ class state_base : public task_node {
   bool try_transition(future_state from, future_state to) noexcept;
   /// Step F2's publication: final state, wake waiters, run callbacks.
   void publish(future_state final) noexcept;
-  /// Takes the callback stack (closing it) and runs what it held, if anything (F2, F5).
+  /// Takes the callback stack (closing it) and runs what it held, if anything (F2, F5); hands
+  /// it to a compactor that holds it (F9).
   void take_callbacks() noexcept;
+  /// Step F9: unlinks and frees the removed nodes below the top of the stack. Thread: a
+  /// registrar of a removable callback, holding a reference.
+  void compact_callbacks() noexcept;
+  /// Reverses a taken stack into registration order and runs it on the trampoline (F6).
+  void run_taken(callback_node* list) noexcept;
 
   std::exception_ptr error_;
 
@@ -398,6 +429,9 @@ class state_base : public task_node {
   mutable state_atomic<std::uint32_t> word_{0};
   state_atomic<std::uint32_t> refs_;
   state_atomic<callback_node*> callbacks_{nullptr};
+  // F9's schedule: low 16 bits, removable registrations since the last compaction; high 16
+  // bits, the nodes that compaction left (the next one waits for as many registrations).
+  state_atomic<std::uint32_t> compaction_{0};
   // F6: the thread-local trampoline's list (only touched by the thread that took the stack).
   state_base* next_completion_ = nullptr;
   callback_node* taken_callbacks_ = nullptr;
