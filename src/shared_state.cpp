@@ -128,7 +128,7 @@ bool state_base::cancel() noexcept {
   destroy_callable();  // F3, I1: captures are released now, not when the entry is popped
   // F7: the count is the canceller's only use of the pool (a visit, if it is not a worker:
   // the pool may be joining). A worker that meets the stale entry drops it without waiting.
-  core_count_unrun(pool_, future_state::cancelled, queued());
+  core_count_unrun(pool(), future_state::cancelled, queued());
   publish(future_state::cancelled);
   return true;
 }
@@ -150,7 +150,7 @@ void state_base::complete_like(const state_base& source) noexcept {
   }
   destroy_callable();
   error_ = source.error_;
-  core_count_unrun(pool_, outcome, queued());
+  core_count_unrun(pool(), outcome, queued());
   publish(outcome);
 }
 
@@ -300,7 +300,7 @@ void run_completion_list() noexcept {
           node->invoke(*s);
         }
       } catch (...) {
-        core_report_error(s->pool_, std::current_exception());  // E3: later ones still run
+        core_report_error(s->pool(), std::current_exception());  // E3: later ones still run
       }
       node->dispose();
       node = next_node;
@@ -389,7 +389,7 @@ bool state_base::wait_until(steady_time deadline) const {
     return true;
   }
   run_deferred_completions();  // F6': what we wait for may be among them
-  if (pool_core* own = own_worker_pool(pool_)) {
+  if (pool_core* own = own_worker_pool(pool())) {
     return core_help_until(own, const_cast<state_base&>(*this), deadline);
   }
   return block_until(deadline);

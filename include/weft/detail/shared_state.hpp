@@ -317,7 +317,8 @@ class state_base : public task_node {
   static constexpr auto completing = static_cast<future_state>(5);
 
   /// A state owned by `refs` holders, belonging to the pool `pool` names.
-  state_base(pool_ref pool, std::uint32_t refs) noexcept : pool_(pool), refs_(refs) {}
+  state_base(pool_ref pool, std::uint32_t refs) noexcept
+      : link_(pool.link), generation_(pool.generation), refs_(refs) {}
 
   void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }  // holder exists
   void release() noexcept {
@@ -342,7 +343,7 @@ class state_base : public task_node {
   [[nodiscard]] bool queued() const noexcept {
     return (word_.load(std::memory_order_relaxed) & queued_bit) != 0;  // set before sharing
   }
-  [[nodiscard]] const pool_ref& pool() const noexcept { return pool_; }
+  [[nodiscard]] pool_ref pool() const noexcept { return {link_, generation_}; }
 
   /// True if the caller's reference is the only one: no other handle, entry or callback can
   /// read the state. acquire: pairs with the other holders' releasing decrements.
@@ -425,13 +426,15 @@ class state_base : public task_node {
   friend void run_completions(state_base* first) noexcept;
   friend void run_completion_list() noexcept;
 
-  pool_ref pool_;
-  mutable state_atomic<std::uint32_t> word_{0};
-  state_atomic<std::uint32_t> refs_;
-  state_atomic<callback_node*> callbacks_{nullptr};
+  // The pool_ref, split so that compaction_ fills what would be its padding.
+  pool_link* link_;
+  std::uint32_t generation_;
   // F9's schedule: low 16 bits, removable registrations since the last compaction; high 16
   // bits, the nodes that compaction left (the next one waits for as many registrations).
   state_atomic<std::uint32_t> compaction_{0};
+  mutable state_atomic<std::uint32_t> word_{0};
+  state_atomic<std::uint32_t> refs_;
+  state_atomic<callback_node*> callbacks_{nullptr};
   // F6: the thread-local trampoline's list (only touched by the thread that took the stack).
   state_base* next_completion_ = nullptr;
   callback_node* taken_callbacks_ = nullptr;
