@@ -332,14 +332,13 @@ using weft_model::bug;
 // Plain counters: Relacy runs one simulated thread at a time.
 
 struct books {
-  int runs = 0;                   // calls of the task's callable
-  int callables_destroyed = 0;    // destructions of the task's callable (I1: exactly one)
-  int unrun_counted = 0;          // core_count_unrun calls (a cancel, a then() pass-through)
-  int states_freed = 0;           // task_node blocks returned to the allocator
-  int callback_runs[4] = {};      // runs of callback k (I3)
-  int probes_destroyed = 0;       // destructions of removable callbacks' callables (F8)
-  int indexed_runs[8] = {};       // runs of indexed_probe k (F9)
-  int indexed_destroyed[8] = {};  // destructions of indexed_probe k's callable
+  int runs = 0;                 // calls of the task's callable
+  int callables_destroyed = 0;  // destructions of the task's callable (I1: exactly one)
+  int unrun_counted = 0;        // core_count_unrun calls (a cancel, a then() pass-through)
+  int states_freed = 0;         // task_node blocks returned to the allocator
+  int callback_runs[4] = {};    // runs of callback k (I3)
+  int probe_runs[8] = {};       // runs of removable callback k (F8, F9)
+  int probe_destroyed[8] = {};  // destructions of removable callback k's callable
 };
 
 books* current_books = nullptr;
@@ -701,27 +700,29 @@ struct then_dependent : rl::test_suite<then_dependent<Planted>, 3, expected_for(
 
 // ---- (e) removable callback: remove() vs the trampoline's claim ------------------------------
 
-// The callable of a removable callback: counts its destruction (F8: exactly once, by the
-// remover or by the state's side) and checks that it never runs after it.
+// The callable of removable callback k (models (e) and (f)): counts its runs and its
+// destruction (F8: exactly once, by the remover or by the state's side) and checks that it
+// never runs after it.
 class probe {
  public:
-  explicit probe(books* b) : b_(b) {}
-  probe(probe&& other) noexcept : b_(std::exchange(other.b_, nullptr)) {}
+  explicit probe(books* b, int k = 0) : b_(b), k_(k) {}
+  probe(probe&& other) noexcept : b_(std::exchange(other.b_, nullptr)), k_(other.k_) {}
   probe(const probe&) = delete;
   probe& operator=(const probe&) = delete;
   ~probe() {
     if (b_ != nullptr) {  // not a moved-from shell: the one callable of the registration
-      RL_ASSERT(b_->probes_destroyed == 0);
-      ++b_->probes_destroyed;
+      RL_ASSERT(b_->probe_destroyed[k_] == 0);
+      ++b_->probe_destroyed[k_];
     }
   }
   void operator()() const {
-    RL_ASSERT(b_->probes_destroyed == 0);  // never run after its destruction
-    ++b_->callback_runs[0];
+    RL_ASSERT(b_->probe_destroyed[k_] == 0);  // never run after its destruction
+    ++b_->probe_runs[k_];
   }
 
  private:
   books* b_;
+  int k_;
 };
 
 // Invariant: when the handle of a removable callback calls remove() while a worker completes
@@ -757,37 +758,13 @@ struct remove_vs_claim
   }
 
   void after() {
-    RL_ASSERT(this->b.callback_runs[0] == (removed ? 0 : 1));
-    RL_ASSERT(this->b.probes_destroyed == 1);
+    RL_ASSERT(this->b.probe_runs[0] == (removed ? 0 : 1));
+    RL_ASSERT(this->b.probe_destroyed[0] == 1);
     RL_ASSERT(this->b.states_freed == 1);
   }
 };
 
 // ---- (f) compaction vs completion vs remove() -------------------------------------------------
-
-// The callable of removable callback k of model (f): counts its runs and its destruction.
-class indexed_probe {
- public:
-  indexed_probe(books* b, int k) : b_(b), k_(k) {}
-  indexed_probe(indexed_probe&& other) noexcept
-      : b_(std::exchange(other.b_, nullptr)), k_(other.k_) {}
-  indexed_probe(const indexed_probe&) = delete;
-  indexed_probe& operator=(const indexed_probe&) = delete;
-  ~indexed_probe() {
-    if (b_ != nullptr) {
-      RL_ASSERT(b_->indexed_destroyed[k_] == 0);
-      ++b_->indexed_destroyed[k_];
-    }
-  }
-  void operator()() const {
-    RL_ASSERT(b_->indexed_destroyed[k_] == 0);
-    ++b_->indexed_runs[k_];
-  }
-
- private:
-  books* b_;
-  int k_;
-};
 
 /// What the third thread of model (f) does, if there is one.
 enum class third : unsigned char { none, remover, registrar };
@@ -814,7 +791,7 @@ struct compact_vs_complete : rl::test_suite<compact_vs_complete<Third, Planted>,
   void before() {
     this->submit(Third == third::registrar ? 2 : 1);
     for (int k = 0; k < callbacks - 1; ++k) {
-      h[k] = this->handle[0].on_done_removable(indexed_probe(&this->b, k));
+      h[k] = this->handle[0].on_done_removable(probe(&this->b, k));
     }
     for (int k = 1; k < callbacks - 1; ++k) {
       RL_ASSERT(h[k].remove());
@@ -826,30 +803,30 @@ struct compact_vs_complete : rl::test_suite<compact_vs_complete<Third, Planted>,
     if (index == 0) {
       this->run_entry();
     } else if (index == 1) {
-      h[callbacks - 1] = this->handle[0].on_done_removable(indexed_probe(&this->b, callbacks - 1));
+      h[callbacks - 1] = this->handle[0].on_done_removable(probe(&this->b, callbacks - 1));
       h[callbacks - 1].reset();
       this->handle[0] = value_future();
     } else if (Third == third::remover) {
       removed0 = h[0].remove();
       h[0].reset();
     } else {
-      this->handle[1].on_done(indexed_probe(&this->b, callbacks));
+      this->handle[1].on_done(probe(&this->b, callbacks));
       this->handle[1] = value_future();
     }
   }
 
   void after() {
-    RL_ASSERT(this->b.indexed_runs[0] == (removed0 ? 0 : 1));
+    RL_ASSERT(this->b.probe_runs[0] == (removed0 ? 0 : 1));
     if (Third == third::registrar) {
-      RL_ASSERT(this->b.indexed_runs[callbacks] == 1);
-      RL_ASSERT(this->b.indexed_destroyed[callbacks] == 1);
+      RL_ASSERT(this->b.probe_runs[callbacks] == 1);
+      RL_ASSERT(this->b.probe_destroyed[callbacks] == 1);
     }
     for (int k = 1; k < callbacks - 1; ++k) {
-      RL_ASSERT(this->b.indexed_runs[k] == 0);
+      RL_ASSERT(this->b.probe_runs[k] == 0);
     }
-    RL_ASSERT(this->b.indexed_runs[callbacks - 1] == 1);
+    RL_ASSERT(this->b.probe_runs[callbacks - 1] == 1);
     for (int k = 0; k < callbacks; ++k) {
-      RL_ASSERT(this->b.indexed_destroyed[k] == 1);
+      RL_ASSERT(this->b.probe_destroyed[k] == 1);
     }
     RL_ASSERT(this->b.states_freed == 1);
   }
