@@ -8,22 +8,37 @@
 //   A1 Route: a worker of this pool in its task loop goes local (its own deque); it is
 //      refused only by a broken pool, so tasks that running tasks submit are never refused,
 //      not even while the pool drains. Every other thread (hooks included) goes outside.
-//   A2 Outside admission is a claim of the injection queue's next position (Q1 up to its CAS).
-//      The claim fails once the queue is closed (L1), atomically with shutdown: a submission
-//      is either refused (counted in rejected_) with the caller's callable untouched, or
-//      admitted, and then join waits for it, because a claimed position counts as queued (B2
-//      sees it: the queue does not look empty). The caller then builds the task and fills the
-//      position; if building throws (std::bad_alloc, a throwing copy), the admission fills a
-//      tombstone instead and the queue skips it.
+//   A2 Outside admission, then build, then push. The submitter passes the entrance (one
+//      seq_cst fetch_add on entrance_, which counts it in flight) and is refused if the
+//      entrance is closed (shutdown's L1, a break's D2), with the caller's callable untouched:
+//      the closer's fetch_or and the entrant's fetch_add are RMWs on one word, so each
+//      submission is either refused or counted before the close, which then waits for it
+//      (B2 treats a closed entrance with submitters in flight as not idle). Still before
+//      touching the callable, it reserves a block of the injection queue (Q0; the thread's own
+//      reserve, or one of its own for a submission nested in another's constructors), so the
+//      push cannot need memory. Then the caller builds the task: the allocation, and the copy
+//      or move of the callable and its arguments, user code that may take as long as it
+//      likes and may even use the pool, because nothing is queued yet and nobody waits for it
+//      (I4). The push bypasses the queue's closed bit (the submission was admitted), cannot
+//      fail, and publishes the task; then the submitter leaves the entrance, waking the idle
+//      waiters when it was the last in flight of a closed entrance. If the build throws, the
+//      submitter leaves without pushing: nothing was queued, nothing is lost.
+//      After the push it loads the phase (seq_cst): a pool that broke meanwhile may have
+//      drained past the position, so the submitter drains the stragglers itself (as A4).
 //   A3 Local push: the deque may grow (std::bad_alloc). Then nothing was queued: the caller
 //      gets the exception, and the state's queue reference is released.
 //   A4 Continuations (then()) bypass the closed entrance: they belong to work that was already
 //      accepted. If the pool is broken the continuation fails at once; if it is stopping (its
 //      workers are leaving) the submitter cancels the stragglers itself (D3).
 //
-// Memory orders: the queues' own. The phase loads are acquire (broken_error_ is visible
-// after them); the stopping check after a continuation's push is seq_cst, the Dekker pair of
-// its seq_cst push against the joiner's seq_cst transition and later drain (L3).
+// Memory orders: the queues' own. entrance_'s fetch_add, fetch_or and fetch_sub are seq_cst:
+// exactness needs only the RMW order on the one word, but the fetch_sub is the notifier's
+// side of the idle waiter's Dekker pair (fetch_sub, then load idle_waiters_; the waiter: add
+// to idle_waiters_, then load entrance_), and the fetch_add places the admission in the
+// single order that B2's argument uses. The phase loads are acquire (broken_error_ is visible
+// after them); the broken check after an outside push and the stopping check after a
+// continuation's push are seq_cst, Dekker pairs of the seq_cst push against the breaker's or
+// the joiner's seq_cst transition and the drain after it (D2, L3).
 
 #include "message.hpp"
 #include "pool_core.hpp"
@@ -61,6 +76,27 @@ class boxed_task final : public task_node {
   task task_;
 };
 
+// Q0's reserve for this thread's outside submissions, and whether an admission holds it (a
+// submission made from inside another's constructors takes a reserve of its own).
+thread_local injection_queue::block_reserve thread_reserve;
+thread_local bool thread_reserve_taken = false;
+
+injection_queue::block_reserve* take_reserve() {
+  if (!thread_reserve_taken) {
+    thread_reserve_taken = true;
+    return &thread_reserve;
+  }
+  return new injection_queue::block_reserve;  // nested: may throw, nothing taken
+}
+
+void give_back(injection_queue::block_reserve* r) noexcept {
+  if (r == &thread_reserve) {
+    thread_reserve_taken = false;
+  } else {
+    delete r;  // frees its block if the push did not take it
+  }
+}
+
 }  // namespace
 
 void pool_core::refuse(const char* function) const {
@@ -93,20 +129,47 @@ worker* pool_core::admit_local(const char* function) const {
   return me;
 }
 
-injection_queue::claimed_slot pool_core::admit_outside(const char* function) {
+injection_queue::block_reserve* pool_core::enter_outside(const char* function) {
   if (is_broken()) [[unlikely]] {
     refuse(function);
   }
-  const injection_queue::claimed_slot slot = injection_.claim();  // A2; may throw bad_alloc
-  if (!slot) {
+  // A2: seq_cst, see the memory orders above.
+  if ((entrance_.fetch_add(entrant, std::memory_order_seq_cst) & entrance_closed) != 0) {
+    leave_outside(nullptr);
     refuse(function);
   }
-  return slot;
+  injection_queue::block_reserve* r = nullptr;
+  try {
+    r = take_reserve();
+    injection_.reserve(*r);  // Q0: usually a no-op; may throw bad_alloc
+  } catch (...) {
+    leave_outside(r);
+    throw;
+  }
+  return r;
 }
 
-void pool_core::fill(injection_queue::claimed_slot slot, task& t) noexcept {
-  injection_.fill(slot, t);
-  sleep_.notify_one();  // W2 after the seq_cst publication (W1) of the claim
+void pool_core::push_outside(task& t, injection_queue::block_reserve* reserve) noexcept {
+  // Cannot fail: admitted (bypass the queue's closed bit), and `reserve` holds a block (Q0).
+  static_cast<void>(injection_.push(t, true, reserve));
+  sleep_.notify_one();  // W2 after the seq_cst publication (W1) of the push
+  leave_outside(reserve);
+  // A2: a pool that broke since the admission may have drained past the position already.
+  // seq_cst: the load after our push against the break's seq_cst raise before its drain.
+  if (phase(std::memory_order_seq_cst) == pool_phase::broken) [[unlikely]] {
+    cancel_stragglers();
+  }
+}
+
+void pool_core::leave_outside(injection_queue::block_reserve* reserve) noexcept {
+  if (reserve != nullptr) {
+    give_back(reserve);
+  }
+  // seq_cst: the notifier's side of the idle waiter's Dekker pair (see the memory orders).
+  const std::uint64_t before = entrance_.fetch_sub(entrant, std::memory_order_seq_cst);
+  if ((before & entrance_closed) != 0 && before - entrant == entrance_closed) {
+    notify_idle_waiters();  // the last submitter in flight of a closed entrance
+  }
 }
 
 void pool_core::push_local(worker& me, task_node* node) {
@@ -165,7 +228,7 @@ void pool_core::check_continuation_accepted() const {
 admission::admission(pool_core* core, const char* function) : core_(core) {
   local_ = core->admit_local(function);
   if (local_ == nullptr) {
-    slot_ = core->admit_outside(function);
+    reserve_ = core->enter_outside(function);
   }
 }
 
@@ -181,7 +244,7 @@ void admission::submit(state_base* s) {
     return;
   }
   task t(s);
-  core_->fill(std::exchange(slot_, {}), t);
+  core_->push_outside(t, std::exchange(reserve_, nullptr));
 }
 
 void admission::post(task& t) {
@@ -195,12 +258,11 @@ void admission::post(task& t) {
     }
     return;
   }
-  core_->fill(std::exchange(slot_, {}), t);
+  core_->push_outside(t, std::exchange(reserve_, nullptr));
 }
 
 void admission::abandon() noexcept {
-  task tombstone;  // A2: the task could not be built
-  core_->fill(std::exchange(slot_, {}), tombstone);
+  core_->leave_outside(std::exchange(reserve_, nullptr));  // A2: the task could not be built
 }
 
 void core_check_open(const pool_core* pool, const char* function) {

@@ -9,7 +9,7 @@
  *
  *   worker_registry.cpp  construction, worker threads, on_thread_start / on_thread_exit
  *   worker.cpp           the task loop, taking and stealing, search and park (S1-S4)
- *   admission.cpp        the open check, claim-then-build submission, continuations (A1-A4)
+ *   admission.cpp        the open check, admit-build-push submission, continuations (A1-A4)
  *   idle_and_join.cpp    busy/idle accounting, wait, shutdown, join, the lifecycle (B1-B2, L1-L4)
  *   drain.cpp            cancel_pending, the broken pool, stragglers (D1-D3)
  *   helping.cpp          waits on a worker that run other tasks (H1)
@@ -30,6 +30,8 @@
  *             and a broken pool stays broken until joined (its workers exit through D2, not
  *             through stopping). A hook that throws once the pool is stopping leaves the
  *             phase alone; broken_reason() still reports it.
+ *   entrance_ uint64: bit 0 closed; bits 1-63 the outside submitters admitted and not yet
+ *             queued (A2). Set closed by shutdown and by a break, never cleared.
  *   busy_     uint64: bits 0-31 the number of busy workers (holding or looking to take a task);
  *             bits 32-63 an epoch, incremented on every idle → busy transition.
  *   counters  per worker, written by that worker only (relaxed load + store, no RMW):
@@ -171,8 +173,13 @@ class pool_core {
   // Submission (admission.cpp).
   void check_open(const char* function) const;
   worker* admit_local(const char* function) const;
-  injection_queue::claimed_slot admit_outside(const char* function);
-  void fill(injection_queue::claimed_slot slot, task& t) noexcept;
+  /// A2: admits an outside submission before its task is built; returns the block reserve
+  /// its push will use. Throws (refused, or std::bad_alloc), having changed nothing.
+  injection_queue::block_reserve* enter_outside(const char* function);
+  /// A2: queues the admitted task (cannot fail), then leaves the entrance.
+  void push_outside(task& t, injection_queue::block_reserve* reserve) noexcept;
+  /// A2: an admitted submission whose task could not be built leaves the entrance.
+  void leave_outside(injection_queue::block_reserve* reserve) noexcept;
   void push_local(worker& me, task_node* node);
   void submit_continuation(state_base* s);
   void check_continuation_accepted() const;
@@ -261,6 +268,11 @@ class pool_core {
   injection_queue injection_;
   sleep_controller sleep_;
 
+  // A2: bit 0 closed (shutdown, a break); bits 1-63 outside submitters between their
+  // admission and their push. Outside producers hammer it: a line of its own.
+  alignas(cache_line) std::atomic<std::uint64_t> entrance_{0};
+  static constexpr std::uint64_t entrance_closed = 1;  // bit 0 of entrance_
+  static constexpr std::uint64_t entrant = 2;          // one submitter in flight
   alignas(cache_line) std::atomic<std::uint64_t> busy_{0};
   alignas(cache_line) std::atomic<std::uint32_t> idle_waiters_{0};
   std::atomic<pool_phase> phase_{pool_phase::open};

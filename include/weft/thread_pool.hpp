@@ -54,10 +54,13 @@ struct worker;
 ///
 /// Admission is decided first, so a refused submission leaves the caller's callable and
 /// arguments untouched: from a worker of the pool in its task loop, the task will go to the
-/// worker's own deque (refused only by a broken pool); from any other thread, a position in the
-/// injection queue is claimed (refused once the pool is shut down). The caller then builds the
-/// task and hands it over with submit() or post(). If building it throws, the destructor fills
-/// the claimed position with a tombstone, so nothing is half-queued.
+/// worker's own deque (refused only by a broken pool); from any other thread, the submission
+/// passes the pool's entrance (refused once the pool is shut down), which also reserves the
+/// memory its queue position may need. The caller then builds the task (allocating, copying or
+/// moving its callable and arguments: user code) and hands it over with submit() or post(),
+/// which cannot fail for an outside submission. Nothing is queued before the task is built, so
+/// no worker ever waits for the caller's constructors. If building throws, the destructor
+/// takes the submission back out of the entrance.
 class admission {
  public:
   /// Admits one submission. Throws weft::pool_shutdown or weft::broken_pool if refused
@@ -66,7 +69,7 @@ class admission {
   admission(const admission&) = delete;
   admission& operator=(const admission&) = delete;
   ~admission() {
-    if (slot_) {
+    if (reserve_ != nullptr) {
       abandon();
     }
   }
@@ -83,7 +86,7 @@ class admission {
 
   pool_core* core_;
   worker* local_ = nullptr;
-  injection_queue::claimed_slot slot_;
+  injection_queue::block_reserve* reserve_ = nullptr;  // set while an outside admission is open
 };
 
 /// Throws pool_shutdown or broken_pool unless the pool accepts outside submissions (a worker

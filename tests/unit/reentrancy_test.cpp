@@ -4,7 +4,8 @@
 //
 // - Reentrancy.*: the three programs of the issue (a get() inside an on_done callback whose
 //   awaited continuation must still be queued, a cancel() whose callback waits for the pool, a
-//   stop callback that submits), wait()/join() from a worker, and a get() in on_thread_start.
+//   stop callback that submits), wait()/join() from a worker, a get() in on_thread_start, and
+//   submitters whose copy constructors wait for the pool or submit to it.
 // - ReentrySweep.*: every pair (where the user code runs) x (what it calls), on a 1-worker and a
 //   2-worker pool. Each case asserts that the call returned within a bound, that every future
 //   involved ends done, and that no callback ran twice.
@@ -19,6 +20,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -298,6 +300,96 @@ bool throws_usage_error(F call, problem_log& problems, const char* what) {
   }
   problems.add(std::string(what) + " returned instead of throwing usage_error");
   return false;
+}
+
+// ---- User code at the entrance (I4): the caller's constructors run before anything is queued
+
+// A callable whose copy constructor (run by the submitting thread while it builds the task)
+// announces itself, then waits until `release` is set, or three times the bound the test
+// waits for the later task (so that a failing case fails instead of timing out the copy).
+struct waits_when_copied {
+  event copying;
+  event release;
+  waits_when_copied(event c, event r) : copying(std::move(c)), release(std::move(r)) {}
+  waits_when_copied(const waits_when_copied& other)
+      : copying(other.copying), release(other.release) {
+    copying.set();
+    static_cast<void>(release.wait_for(3 * reentry_bound));
+  }
+  waits_when_copied& operator=(const waits_when_copied&) = delete;
+  ~waits_when_copied() = default;
+  int operator()() const { return 5; }
+};
+
+TEST(Reentrancy, ACopyConstructorThatWaitsForALaterTaskDoesNotStallTheWorker) {
+  // The only worker is idle. Thread T submits a callable whose copy waits for a task that the
+  // test submits only once that copy has started. The later task must run: a worker may never
+  // wait for user code on another thread (the pool's I4), so T's submission must not hold a
+  // queue position that the worker would wait on while T copies.
+  struct state {
+    std::unique_ptr<weft::thread_pool> pool = std::make_unique<weft::thread_pool>(1);
+    event copying;
+    event later_ran;
+    weft::future<int> first;
+    std::optional<bounded_thread> submitter;
+  };
+  auto owned = std::make_unique<state>();
+  state& st = *owned;
+  const waits_when_copied callable{st.copying, st.later_ran};
+  st.submitter.emplace([&st, &callable] { st.first = st.pool->submit(callable); });
+  ASSERT_TRUE(st.copying.wait_for(weft_test::event_timeout));
+  weft::future<int> later = st.pool->submit([] { return 7; });
+  const bool ran = later.wait_for(weft_test::scaled(reentry_bound));
+  st.later_ran.set();  // the copy returns either way
+  EXPECT_TRUE(ran) << "a task submitted while another submitter copied its callable did not run "
+                      "within "
+                   << reentry_bound.count() << " s: the worker waited for that copy";
+  if (!st.submitter->join_for(weft_test::scaled(reentry_bound))) {
+    quarantine(owned, "the submitter stayed inside submit()");
+    return;
+  }
+  EXPECT_EQ(st.first.get(), 5);
+  EXPECT_EQ(later.get(), 7);
+  EXPECT_TRUE(st.pool->join_for(weft_test::scaled(reentry_bound)));
+}
+
+// A callable whose copy constructor submits a task to the pool and keeps its future.
+struct submits_when_copied {
+  weft::thread_pool* pool;
+  std::vector<weft::future<int>>* inner;
+  int value;
+  submits_when_copied(weft::thread_pool* p, std::vector<weft::future<int>>* i, int v)
+      : pool(p), inner(i), value(v) {}
+  submits_when_copied(const submits_when_copied& other)
+      : pool(other.pool), inner(other.inner), value(other.value) {
+    inner->push_back(pool->submit([v = value] { return -v; }));
+  }
+  submits_when_copied& operator=(const submits_when_copied&) = delete;
+  ~submits_when_copied() = default;
+  int operator()() const { return value; }
+};
+
+TEST(Reentrancy, ACopyConstructorThatSubmitsToThePoolWorksAcrossQueueBlocks) {
+  // Each outside submission's copy submits another task (a submission nested inside the
+  // building of another, with a queue reserve of its own). Enough of them to cross many blocks
+  // of the injection queue: every one runs once, with its own result.
+  weft::thread_pool pool{1};
+  constexpr int count = 2'000;
+  std::vector<weft::future<int>> inner;
+  std::vector<weft::future<int>> outer;
+  inner.reserve(count);
+  outer.reserve(count);
+  for (int i = 0; i < count; ++i) {
+    const submits_when_copied callable{&pool, &inner, i};
+    outer.push_back(pool.submit(callable));
+  }
+  ASSERT_EQ(inner.size(), static_cast<std::size_t>(count));
+  for (int i = 0; i < count; ++i) {
+    ASSERT_EQ(outer[static_cast<std::size_t>(i)].get(), i);
+    ASSERT_EQ(inner[static_cast<std::size_t>(i)].get(), -i);
+  }
+  pool.join();
+  EXPECT_EQ(pool.stats().completed, static_cast<std::uint64_t>(2 * count));
 }
 
 TEST(Reentrancy, WaitAndJoinFromAWorkerThrowUsageError) {

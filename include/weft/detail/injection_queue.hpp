@@ -43,25 +43,31 @@
  *                by exchange, so no ABA).
  *
  * Protocol.
+ *   Q0 reserve (optional, before a push): make a block_reserve, an object its producer owns,
+ *      hold one block (a spare or new: may throw, and then nothing changed). A push given a
+ *      holding reserve takes that block if it claims a block's last slot, so it allocates
+ *      nothing and cannot throw. The pool reserves before it builds a task, so that the push
+ *      after the build (user code) cannot fail (admission.cpp, A2).
  *   Q1 push: if tail_ is at an end mark, wait for it to move on. If the position is a block's
- *      last slot, get the next block first (a spare or new: may throw, and then nothing was
- *      accepted). CAS tail_ to the next position; that CAS fails if `closed` is set, and then
- *      push returns false (unless the pool's internal bypass). For a block's last slot, link
- *      the next block, publish tail_block_, then fetch_add tail_ past the mark. That is
- *      claim(): the position is the producer's, and admission is decided. fill() then moves
- *      the task into the slot and stores `written` (release); the pool builds the task between
- *      the two, so a refused submission never consumed the caller's callable, and a task that
- *      could not be built (std::bad_alloc) is filled as an empty task, a tombstone that pop
- *      skips. A producer that opened a block while the queue holds more than
- *      injection_backlog_yield tasks yields its processor once, after filling.
+ *      last slot, get the next block first (the reserve's, a spare or new: may throw, and then
+ *      nothing was accepted). CAS tail_ to the next position; that CAS fails if `closed` is
+ *      set, and then push returns false (unless `bypass_close`: the pool's admitted
+ *      submissions and continuations). For a block's last slot, link the next block, publish
+ *      tail_block_, then fetch_add tail_ past the mark. That is claim(): the position is the
+ *      producer's. fill() then moves the item into the slot and stores `written` (release).
+ *      Between the two the producer runs no user code of its own (the pool's task is built
+ *      before the push; the move of a task built inline is the only user code, a noexcept move
+ *      constructor). A claimer that has nothing to fill fills an empty item, a tombstone that
+ *      pop skips (the pool makes none). A producer that opened a block while the queue holds
+ *      more than injection_backlog_yield tasks yields its processor once, after filling.
  *   Q2 pop: if head_ is at an end mark, wait for it to move on. Unless `has_next` is set, read
  *      tail_: equal positions mean empty. CAS head_ to the next position, with `has_next` if
  *      the tail is in a later block. For a block's last slot, wait for block.next, publish
  *      head_block_, then store head_ past the mark. Wait for the slot's `written` (the
- *      producer holds the position already; it fills it once the pool has built the task, an
- *      allocation and the move or copy of the caller's callable and arguments, so the wait
- *      lasts as long as that user code), move the task out, and exchange `read` into `done`.
- *      A tombstone is not returned: pop goes on with the next position.
+ *      producer holds the position already and is between its CAS and its store, a few
+ *      instructions of the queue's own, unless it was preempted), move the task out, and
+ *      exchange `read` into `done`. A tombstone is not returned: pop goes on with the next
+ *      position.
  *   Q3 release a block: the consumer of the block's last slot walks the other slots; a slot
  *      not yet `read` gets the `release` bit (by exchange), and its consumer, whose exchange
  *      of `read` returns that bit, continues the walk from the next slot. Of the two
@@ -107,12 +113,13 @@
  *     the queue) or fails and sees the bit.
  *
  * Verification. tests/unit/injection_queue_test.cpp (FIFO, exactly-once with 4 producers and
- * 2 consumers across hundreds of small blocks, close semantics, destruction), the pool tests
- * under ThreadSanitizer, and tests/model/injection_queue_model.cpp: Relacy runs this template
- * with 3-slot blocks and a payload whose every access it checks for data races, over 2
- * producers and 1 or 2 consumers (I1, I4, block hand-over and reuse (I2), tombstones, close
- * (I3)); negative controls weaken slot.written's release and slot.done's acq_rel, and Relacy
- * must report the race each one opens.
+ * 2 consumers across hundreds of small blocks, close semantics, destruction),
+ * tests/alloc/admission_reserve_test.cpp (Q0: a reserved claim allocates nothing), the pool
+ * tests under ThreadSanitizer, and tests/model/injection_queue_model.cpp: Relacy runs this
+ * template with 3-slot blocks and a payload whose every access it checks for data races, over
+ * 2 producers and 1 or 2 consumers (I1, I4, block hand-over and reuse (I2), producers that
+ * reserve (Q0), tombstones, close (I3)); negative controls weaken slot.written's release and
+ * slot.done's acq_rel, and Relacy must report the race each one opens.
  *
  * Length. Over 500 lines because it is one algorithm: the design note, the block layout and
  * the push, pop, close and release walk share invariants I1-I5, and splitting them would
@@ -146,6 +153,7 @@ class basic_injection_queue {
   template <class U>
   using atomic = typename Policy::template atomic<U>;
   struct slot;
+  struct block;
 
  public:
   /// Outcome of pop().
@@ -160,6 +168,32 @@ class basic_injection_queue {
   /// or pop may be in flight. Thread: any.
   ~basic_injection_queue();
 
+  /// One block that a producer holds in reserve, so that a later claim() needs no allocation
+  /// (step Q0). Owned by one thread at a time; frees its block when destroyed. A block fits
+  /// every queue of the same lap. The pool keeps one per submitting thread (admission.cpp).
+  class block_reserve {
+   public:
+    block_reserve() = default;
+    block_reserve(const block_reserve&) = delete;
+    block_reserve& operator=(const block_reserve&) = delete;
+    ~block_reserve() {
+      if (held_ != nullptr) {
+        block::destroy(held_, lap_ - 1);
+      }
+    }
+    /// True if a block is held.
+    [[nodiscard]] bool holds() const noexcept { return held_ != nullptr; }
+
+   private:
+    friend class basic_injection_queue;
+    block* held_ = nullptr;
+    std::size_t lap_ = 0;  // the lap the held block was made for
+  };
+
+  /// Step Q0: makes `r` hold a block for this queue, from the spares or the heap. Throws
+  /// std::bad_alloc, changing nothing, if none can be had. Thread: the owner of `r`.
+  void reserve(block_reserve& r);
+
   /// A position taken by claim() and not yet filled.
   struct claimed_slot {
     slot* place = nullptr;      ///< null: nothing was claimed (the queue is closed)
@@ -167,12 +201,14 @@ class basic_injection_queue {
     explicit operator bool() const noexcept { return place != nullptr; }
   };
 
-  /// Takes the next position (step Q1 up to its CAS) without writing it: admission happens
-  /// here, before the caller builds the task. Returns an empty claim, taking nothing, if the
-  /// queue is closed and `bypass_close` is false. Throws std::bad_alloc, taking nothing, if a new
-  /// block is needed and cannot be allocated. The caller must fill() the claim exactly once, and
-  /// soon: a consumer that reaches the position waits for it. Thread: any.
-  claimed_slot claim(bool bypass_close = false);
+  /// Takes the next position (step Q1 up to its CAS) without writing it. Returns an empty
+  /// claim, taking nothing, if the queue is closed and `bypass_close` is false. Throws
+  /// std::bad_alloc, taking nothing, if a new block is needed and cannot be allocated; with
+  /// `r` holding a block (reserve()), a claim of a block's last slot takes that block instead,
+  /// so it never allocates and cannot throw. The caller must fill() the claim exactly once, and
+  /// at once (no user code in between): a consumer that reaches the position waits for it.
+  /// Thread: any.
+  claimed_slot claim(bool bypass_close = false, block_reserve* r = nullptr);
 
   /// Moves `t` into a claimed position (the end of step Q1). An empty `t` is a tombstone: pop()
   /// skips it (a claimer whose task could not be built). Thread: the claimer.
@@ -180,9 +216,10 @@ class basic_injection_queue {
 
   /// Appends `t` (step Q1): claim() then fill(). Returns false, leaving `t` untouched, if the
   /// queue is closed and `bypass_close` is false. Throws std::bad_alloc, leaving `t` untouched,
-  /// if a new block is needed and cannot be allocated. Thread: any.
-  bool push(T& t, bool bypass_close = false) {
-    const claimed_slot claimed = claim(bypass_close);
+  /// if a new block is needed and cannot be allocated (never with a held reserve `r`).
+  /// Thread: any.
+  bool push(T& t, bool bypass_close = false, block_reserve* r = nullptr) {
+    const claimed_slot claimed = claim(bypass_close, r);
     if (!claimed) {
       return false;
     }
@@ -217,8 +254,6 @@ class basic_injection_queue {
   static constexpr bool ships = std::is_same_v<T, task> && std::is_same_v<Policy, std_atomics>;
   static_assert(!ships || sizeof(slot) == cache_line, "one slot per cache line");
 
-  struct block;
-
   static constexpr std::uint64_t closed_bit = 1;    // in tail_
   static constexpr std::uint64_t has_next_bit = 1;  // in head_
   static constexpr std::uint64_t one = 2;           // one position (bit 0 is a flag)
@@ -243,7 +278,7 @@ class basic_injection_queue {
   alignas(cache_line) atomic<block*> spares_[spare_blocks] = {};
 };
 
-// ---- Implementation. The comments cite the design note's steps (Q1-Q4) and invariants (I1-I5).
+// ---- Implementation. The comments cite the design note's steps (Q0-Q4) and invariants (I1-I5).
 
 /// A header line, then lap - 1 slots, in one allocation.
 template <class T, class Policy>
@@ -362,16 +397,39 @@ void basic_injection_queue<T, Policy>::release_from(block* b, std::size_t first)
 }
 
 template <class T, class Policy>
-auto basic_injection_queue<T, Policy>::claim(bool bypass_close) -> claimed_slot {
+void basic_injection_queue<T, Policy>::reserve(block_reserve& r) {
+  if (r.held_ != nullptr && r.lap_ == lap_) {
+    return;  // the common case: the reserve was not used since the last call
+  }
+  block* fresh = new_block();  // may throw: `r` is unchanged
+  if (r.held_ != nullptr) {
+    block::destroy(r.held_, r.lap_ - 1);  // made for a queue of another lap
+  }
+  r.held_ = fresh;
+  r.lap_ = lap_;
+}
+
+template <class T, class Policy>
+auto basic_injection_queue<T, Policy>::claim(bool bypass_close, block_reserve* r) -> claimed_slot {
   // acquire: pairs with the release that moved tail_ past an end mark (the block pointer).
   std::uint64_t tail = tail_.load(std::memory_order_acquire);
   block* b = tail_block_.load(std::memory_order_acquire);
-  block* next = nullptr;  // the next block, got before taking a block's last slot
+  block* next = nullptr;       // the next block, got before taking a block's last slot
+  bool next_reserved = false;  // `next` came from `r` and goes back there if unused
+  const auto drop_next = [&]() noexcept {
+    if (next_reserved) {
+      r->held_ = next;  // the reserve keeps it for the next claim
+    } else {
+      retire(next);
+    }
+    next = nullptr;
+    next_reserved = false;
+  };
   typename Policy::backoff bo;
   for (;;) {
     if ((tail & closed_bit) != 0 && !bypass_close) {
       if (next != nullptr) {
-        retire(next);
+        drop_next();
       }
       return {};  // keeps I3
     }
@@ -386,7 +444,12 @@ auto basic_injection_queue<T, Policy>::claim(bool bypass_close) -> claimed_slot 
     }
     const bool last_slot = offset + 2 == lap_;
     if (last_slot && next == nullptr) {
-      next = new_block();  // may throw: nothing claimed
+      if (r != nullptr && r->held_ != nullptr && r->lap_ == lap_) {
+        next = std::exchange(r->held_, nullptr);  // Q0: no allocation after the caller's build
+        next_reserved = true;
+      } else {
+        next = new_block();  // may throw: nothing claimed
+      }
     }
     // seq_cst: the publishing RMW of the parking Dekker pair (design note). On failure,
     // acquire: the new value may be past an end mark.
@@ -400,7 +463,7 @@ auto basic_injection_queue<T, Policy>::claim(bool bypass_close) -> claimed_slot 
         tail_.fetch_add(one, std::memory_order_release);
         next = nullptr;
       } else if (next != nullptr) {
-        retire(next);  // another producer took the last slot after all
+        drop_next();  // another producer took the last slot after all
       }
       return {&b->slots()[offset], last_slot};  // we own the slot (I2)
     }
@@ -475,7 +538,7 @@ auto basic_injection_queue<T, Policy>::pop(T& out) noexcept -> pop_status {
       if (out) {
         return pop_status::taken;
       }
-      // A tombstone (a claimer whose task could not be built): take the next position.
+      // A tombstone (a claimer with nothing to fill): take the next position.
       head = head_.load(std::memory_order_acquire);
       b = head_block_.load(std::memory_order_acquire);
       continue;
