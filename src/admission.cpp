@@ -8,21 +8,29 @@
 //   A1 Route: a worker of this pool in its task loop goes local (its own deque); it is
 //      refused only by a broken pool, so tasks that running tasks submit are never refused,
 //      not even while the pool drains. Every other thread (hooks included) goes outside.
-//   A2 Outside admission, then build, then push. The submitter passes the entrance (one
-//      seq_cst fetch_add on entrance_, which counts it in flight) and is refused if the
-//      entrance is closed (shutdown's L1, a break's D2), with the caller's callable untouched:
-//      the closer's fetch_or and the entrant's fetch_add are RMWs on one word, so each
-//      submission is either refused or counted before the close, which then waits for it
-//      (B2 treats a closed entrance with submitters in flight as not idle). Still before
-//      touching the callable, it reserves a block of the injection queue (Q0; the thread's own
-//      reserve, or one of its own for a submission nested in another's constructors), so the
-//      push cannot need memory. Then the caller builds the task: the allocation, and the copy
-//      or move of the callable and its arguments, user code that may take as long as it
-//      likes and may even use the pool, because nothing is queued yet and nobody waits for it
-//      (I4). The push bypasses the queue's closed bit (the submission was admitted), cannot
-//      fail, and publishes the task; then the submitter leaves the entrance, waking the idle
-//      waiters when it was the last in flight of a closed entrance. If the build throws, the
-//      submitter leaves without pushing: nothing was queued, nothing is lost.
+//   A2 Outside admission takes one of two routes, chosen at compile time (build_first in
+//      thread_pool.hpp). Claim route, when every constructor of the stored callable and
+//      arguments is noexcept: claim the injection queue's next position (Q1 up to its CAS;
+//      refused once the queue is closed, exactly, by the RMW order on tail_), build the task
+//      (only noexcept constructors and the pool's allocation run, so a consumer that reaches
+//      the position waits a short while), then fill it; if the allocation throws, fill a
+//      tombstone. Entrance route, when a constructor may throw (a copy, user code that may
+//      take long or wait for the pool): admit, then build, then push. The submitter enters: it adds
+//      itself to its thread's shard of the entrance (a seq_cst fetch_add), then loads the closed
+//      flag (seq_cst). If the entrance is closed (shutdown's L1, a break's D2), it takes itself
+//      back out and is refused, with the caller's callable untouched. The closer stores the flag
+//      (seq_cst) and idle detection then reads the shards (B0): a Dekker pair, so either the
+//      submitter sees the flag, or the closer's reads see the submitter counted until it has
+//      pushed; join therefore waits for every submission it did not refuse. Still before
+//      touching the callable, the submitter reserves a block of the injection queue (Q0; the
+//      thread's own reserve, or one of its own for a submission nested in another's
+//      constructors), so the push cannot need memory. Then the caller builds the task: the
+//      allocation, and the copy or move of the callable and its arguments, user code that may
+//      take as long as it likes and may even use the pool, because nothing is queued yet and
+//      nobody waits for it (I4). The push bypasses the queue's closed bit (the submission was
+//      admitted), cannot fail, and publishes the task; then the submitter leaves (fetch_sub on
+//      its shard) and, if the entrance is closed, wakes the idle waiters. If the build throws,
+//      the submitter leaves without pushing: nothing was queued, nothing is lost.
 //      After the push it loads the phase (seq_cst): a pool that broke meanwhile may have
 //      drained past the position, so the submitter drains the stragglers itself (as A4).
 //   A3 Local push: the deque may grow (std::bad_alloc). Then nothing was queued: the caller
@@ -31,14 +39,15 @@
 //      accepted. If the pool is broken the continuation fails at once; if it is stopping (its
 //      workers are leaving) the submitter cancels the stragglers itself (D3).
 //
-// Memory orders: the queues' own. entrance_'s fetch_add, fetch_or and fetch_sub are seq_cst:
-// exactness needs only the RMW order on the one word, but the fetch_sub is the notifier's
-// side of the idle waiter's Dekker pair (fetch_sub, then load idle_waiters_; the waiter: add
-// to idle_waiters_, then load entrance_), and the fetch_add places the admission in the
-// single order that B2's argument uses. The phase loads are acquire (broken_error_ is visible
-// after them); the broken check after an outside push and the stopping check after a
-// continuation's push are seq_cst, Dekker pairs of the seq_cst push against the breaker's or
-// the joiner's seq_cst transition and the drain after it (D2, L3).
+// Memory orders: the queues' own. The entrance's operations are seq_cst: the submitter's
+// fetch_add then load of the flag against the closer's store of the flag then B0's loads of
+// the shards is a store-load pair on two locations (Dekker), which acquire/release cannot
+// order; so is the leaver's fetch_sub, then its loads of the flag and of idle_waiters_,
+// against the idle waiter's increment of idle_waiters_, then its B0 loads. The phase loads
+// are acquire (broken_error_ is visible after them); the broken check after an outside push
+// and the stopping check after a continuation's push are seq_cst, Dekker pairs of the seq_cst
+// push against the breaker's or the joiner's seq_cst transition and the drain after it (D2,
+// L3).
 
 #include "message.hpp"
 #include "pool_core.hpp"
@@ -80,6 +89,12 @@ class boxed_task final : public task_node {
 // submission made from inside another's constructors takes a reserve of its own).
 thread_local injection_queue::block_reserve thread_reserve;
 thread_local bool thread_reserve_taken = false;
+
+// This thread's shard of every pool's entrance: threads take shards in turn, so up to
+// entrance_shards producers count on lines of their own.
+std::atomic<std::size_t> next_entrance_shard{0};
+thread_local const std::size_t thread_entrance_shard =
+    next_entrance_shard.fetch_add(1, std::memory_order_relaxed);  // a ticket: no order needed
 
 injection_queue::block_reserve* take_reserve() {
   if (!thread_reserve_taken) {
@@ -129,12 +144,29 @@ worker* pool_core::admit_local(const char* function) const {
   return me;
 }
 
+injection_queue::claimed_slot pool_core::admit_outside(const char* function) {
+  if (is_broken()) [[unlikely]] {
+    refuse(function);
+  }
+  const injection_queue::claimed_slot slot = injection_.claim();  // A2; may throw bad_alloc
+  if (!slot) {
+    refuse(function);
+  }
+  return slot;
+}
+
+void pool_core::fill(injection_queue::claimed_slot slot, task& t) noexcept {
+  injection_.fill(slot, t);
+  sleep_.notify_one();  // W2 after the seq_cst publication (W1) of the claim
+}
+
 injection_queue::block_reserve* pool_core::enter_outside(const char* function) {
   if (is_broken()) [[unlikely]] {
     refuse(function);
   }
   // A2: seq_cst, see the memory orders above.
-  if ((entrance_.fetch_add(entrant, std::memory_order_seq_cst) & entrance_closed) != 0) {
+  entrance_[thread_entrance_shard % entrance_shards].inside.fetch_add(1, std::memory_order_seq_cst);
+  if (entrance_closed_.load(std::memory_order_seq_cst)) {
     leave_outside(nullptr);
     refuse(function);
   }
@@ -161,14 +193,28 @@ void pool_core::push_outside(task& t, injection_queue::block_reserve* reserve) n
   }
 }
 
+void pool_core::close_entrance() noexcept {
+  entrance_closed_.store(true, std::memory_order_seq_cst);  // A2: refuse from here on
+}
+
+bool pool_core::submitters_inside() const noexcept {
+  // B0, after the closed flag was seen: seq_cst loads, the closer's side of the Dekker pair.
+  for (const entrance_shard& shard : entrance_) {
+    if (shard.inside.load(std::memory_order_seq_cst) != 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
 void pool_core::leave_outside(injection_queue::block_reserve* reserve) noexcept {
   if (reserve != nullptr) {
     give_back(reserve);
   }
   // seq_cst: the notifier's side of the idle waiter's Dekker pair (see the memory orders).
-  const std::uint64_t before = entrance_.fetch_sub(entrant, std::memory_order_seq_cst);
-  if ((before & entrance_closed) != 0 && before - entrant == entrance_closed) {
-    notify_idle_waiters();  // the last submitter in flight of a closed entrance
+  entrance_[thread_entrance_shard % entrance_shards].inside.fetch_sub(1, std::memory_order_seq_cst);
+  if (entrance_closed_.load(std::memory_order_seq_cst)) {
+    notify_idle_waiters();  // a joiner may be waiting for the submitters inside (B0)
   }
 }
 
@@ -225,10 +271,14 @@ void pool_core::check_continuation_accepted() const {
 
 // ---- the header's entry points (thread_pool.hpp) ---------------------------------------------
 
-admission::admission(pool_core* core, const char* function) : core_(core) {
+admission::admission(pool_core* core, const char* function, bool build_first) : core_(core) {
   local_ = core->admit_local(function);
   if (local_ == nullptr) {
-    reserve_ = core->enter_outside(function);
+    if (build_first) {
+      reserve_ = core->enter_outside(function);  // A2, entrance route
+    } else {
+      slot_ = core->admit_outside(function);  // A2, claim route
+    }
   }
 }
 
@@ -244,7 +294,11 @@ void admission::submit(state_base* s) {
     return;
   }
   task t(s);
-  core_->push_outside(t, std::exchange(reserve_, nullptr));
+  if (slot_) {
+    core_->fill(std::exchange(slot_, {}), t);
+  } else {
+    core_->push_outside(t, std::exchange(reserve_, nullptr));
+  }
 }
 
 void admission::post(task& t) {
@@ -258,11 +312,21 @@ void admission::post(task& t) {
     }
     return;
   }
-  core_->push_outside(t, std::exchange(reserve_, nullptr));
+  if (slot_) {
+    core_->fill(std::exchange(slot_, {}), t);
+  } else {
+    core_->push_outside(t, std::exchange(reserve_, nullptr));
+  }
 }
 
 void admission::abandon() noexcept {
-  core_->leave_outside(std::exchange(reserve_, nullptr));  // A2: the task could not be built
+  // A2: the task could not be built.
+  if (slot_) {
+    task tombstone;  // the claimed position is filled with nothing, and pop skips it
+    core_->fill(std::exchange(slot_, {}), tombstone);
+  } else {
+    core_->leave_outside(std::exchange(reserve_, nullptr));
+  }
 }
 
 void core_check_open(const pool_core* pool, const char* function) {

@@ -93,8 +93,8 @@ void pool_core::transition_to_broken(const std::exception_ptr& cause) noexcept {
     }
     broken_error_ = std::move(error);  // D-I2
   }
-  static_cast<void>(transition_to(pool_phase::broken));            // pairs with the S3 re-check
-  entrance_.fetch_or(entrance_closed, std::memory_order_seq_cst);  // A2: refuse from here on
+  static_cast<void>(transition_to(pool_phase::broken));  // pairs with the S3 re-check
+  close_entrance();                                      // A2: refuse from here on
   injection_.close();
   drain_broken();
   sleep_.wake_all();

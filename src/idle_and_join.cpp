@@ -81,8 +81,8 @@ void pool_core::go_idle(worker& me) noexcept {
 bool pool_core::is_idle() const noexcept {
   // B0: a closed entrance with submitters in flight (A2) is not idle: their tasks are
   // accepted. Read first, so that their pushes come before read₁.
-  const std::uint64_t entering = entrance_.load(std::memory_order_seq_cst);
-  if ((entering & entrance_closed) != 0 && entering != entrance_closed) {
+  // seq_cst: the closed flag, then the shards (admission.cpp's memory orders).
+  if (entrance_closed_.load(std::memory_order_seq_cst) && submitters_inside()) {
     return false;
   }
   // B2.
@@ -129,8 +129,8 @@ bool pool_core::wait_until(steady_time deadline, const char* function) {
 }
 
 void pool_core::shutdown() noexcept {
-  static_cast<void>(transition_to(pool_phase::draining));          // L1
-  entrance_.fetch_or(entrance_closed, std::memory_order_seq_cst);  // A2: refuse from here on
+  static_cast<void>(transition_to(pool_phase::draining));  // L1
+  close_entrance();                                        // A2: refuse from here on
   injection_.close();
 }
 

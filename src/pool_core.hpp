@@ -30,8 +30,8 @@
  *             and a broken pool stays broken until joined (its workers exit through D2, not
  *             through stopping). A hook that throws once the pool is stopping leaves the
  *             phase alone; broken_reason() still reports it.
- *   entrance_ uint64: bit 0 closed; bits 1-63 the outside submitters admitted and not yet
- *             queued (A2). Set closed by shutdown and by a break, never cleared.
+ *   entrance_closed_, entrance_[16]  A2's entrance: a flag set by shutdown and by a break,
+ *             never cleared; per shard, the outside submitters admitted and not yet queued.
  *   busy_     uint64: bits 0-31 the number of busy workers (holding or looking to take a task);
  *             bits 32-63 an epoch, incremented on every idle → busy transition.
  *   counters  per worker, written by that worker only (relaxed load + store, no RMW):
@@ -173,8 +173,12 @@ class pool_core {
   // Submission (admission.cpp).
   void check_open(const char* function) const;
   worker* admit_local(const char* function) const;
-  /// A2: admits an outside submission before its task is built; returns the block reserve
-  /// its push will use. Throws (refused, or std::bad_alloc), having changed nothing.
+  /// A2, claim route: admits an outside submission by claiming its queue position; the caller
+  /// builds the task (no user code that can throw or wait) and fills the position.
+  injection_queue::claimed_slot admit_outside(const char* function);
+  void fill(injection_queue::claimed_slot slot, task& t) noexcept;
+  /// A2, entrance route: admits an outside submission before its task is built; returns the block
+  /// reserve its push will use. Throws (refused, or std::bad_alloc), having changed nothing.
   injection_queue::block_reserve* enter_outside(const char* function);
   /// A2: queues the admitted task (cannot fail), then leaves the entrance.
   void push_outside(task& t, injection_queue::block_reserve* reserve) noexcept;
@@ -268,11 +272,17 @@ class pool_core {
   injection_queue injection_;
   sleep_controller sleep_;
 
-  // A2: bit 0 closed (shutdown, a break); bits 1-63 outside submitters between their
-  // admission and their push. Outside producers hammer it: a line of its own.
-  alignas(cache_line) std::atomic<std::uint64_t> entrance_{0};
-  static constexpr std::uint64_t entrance_closed = 1;  // bit 0 of entrance_
-  static constexpr std::uint64_t entrant = 2;          // one submitter in flight
+  // A2's entrance: closed once (shutdown, a break); per shard, the outside submitters
+  // between their admission and their push. A submitting thread always uses the same shard
+  // (admission.cpp), so concurrent producers count on lines of their own.
+  static constexpr std::size_t entrance_shards = 16;
+  struct alignas(cache_line) entrance_shard {
+    std::atomic<std::uint64_t> inside{0};
+  };
+  alignas(cache_line) std::atomic<bool> entrance_closed_{false};
+  entrance_shard entrance_[entrance_shards];
+  void close_entrance() noexcept;
+  [[nodiscard]] bool submitters_inside() const noexcept;
   alignas(cache_line) std::atomic<std::uint64_t> busy_{0};
   alignas(cache_line) std::atomic<std::uint32_t> idle_waiters_{0};
   std::atomic<pool_phase> phase_{pool_phase::open};

@@ -53,23 +53,28 @@ struct worker;
 /// A submission admitted to a pool, before its task is built (src/admission.cpp).
 ///
 /// Admission is decided first, so a refused submission leaves the caller's callable and
-/// arguments untouched: from a worker of the pool in its task loop, the task will go to the
-/// worker's own deque (refused only by a broken pool); from any other thread, the submission
-/// passes the pool's entrance (refused once the pool is shut down), which also reserves the
-/// memory its queue position may need. The caller then builds the task (allocating, copying or
-/// moving its callable and arguments: user code) and hands it over with submit() or post(),
-/// which cannot fail for an outside submission. Nothing is queued before the task is built, so
-/// no worker ever waits for the caller's constructors. If building throws, the destructor
-/// takes the submission back out of the entrance.
+/// arguments untouched. From a worker of the pool in its task loop, the task will go to the
+/// worker's own deque (refused only by a broken pool). From any other thread it is refused
+/// once the pool is shut down, and otherwise takes one of two routes (A2):
+/// - `build_first` (building the task may run user code that can throw: a copy, an allocating
+///   constructor): the submission passes the pool's entrance, which also reserves the memory
+///   its queue position may need; the caller builds the task; submit() or post() then queues
+///   it and cannot fail. Nothing is queued while the caller's constructors run, so no worker
+///   ever waits for them, however long they take or whatever they wait for.
+/// - otherwise (every construction is noexcept): a position of the injection queue is claimed
+///   (one CAS, the whole cost of admission), the task is built and the position filled. Only
+///   noexcept constructors and the pool's own allocation run in between.
+/// If building throws, the destructor takes the submission back (it leaves the entrance, or
+/// fills the claimed position with a tombstone), so nothing is half-queued.
 class admission {
  public:
   /// Admits one submission. Throws weft::pool_shutdown or weft::broken_pool if refused
   /// (counted in stats().rejected), std::bad_alloc if the queue cannot grow.
-  admission(pool_core* core, const char* function);
+  admission(pool_core* core, const char* function, bool build_first);
   admission(const admission&) = delete;
   admission& operator=(const admission&) = delete;
   ~admission() {
-    if (reserve_ != nullptr) {
+    if (slot_ || reserve_ != nullptr) {
       abandon();
     }
   }
@@ -86,8 +91,17 @@ class admission {
 
   pool_core* core_;
   worker* local_ = nullptr;
-  injection_queue::block_reserve* reserve_ = nullptr;  // set while an outside admission is open
+  injection_queue::claimed_slot slot_;                 // the claim route, until filled
+  injection_queue::block_reserve* reserve_ = nullptr;  // the entrance route, until queued
 };
+
+/// True if storing `F` and `Args` (decay-copied from these argument types) may run a
+/// constructor that can throw: user code such as a copy, which the pool then runs before it
+/// queues anything (admission's `build_first`).
+template <class F, class... Args>
+inline constexpr bool build_first =
+    !(std::is_nothrow_constructible_v<std::decay_t<F>, F&&> &&
+      (std::is_nothrow_constructible_v<std::decay_t<Args>, Args&&> && ...));
 
 /// Throws pool_shutdown or broken_pool unless the pool accepts outside submissions (a worker
 /// of the pool in its task loop is always accepted, unless the pool is broken).
@@ -179,7 +193,8 @@ class thread_pool {
     using R = std::remove_cvref_t<detail::call_result_t<D, std::decay_t<Args>...>>;
     using fn_type = detail::bound_call<D, std::decay_t<Args>...>;
     check_callable(f, "weft::thread_pool::submit");
-    detail::admission admitted(core_.get(), "weft::thread_pool::submit");
+    detail::admission admitted(core_.get(), "weft::thread_pool::submit",
+                               detail::build_first<F, Args...>);
     std::stop_token token;
     if constexpr (stop_aware) {
       token = detail::core_stop_token(core_.get());
@@ -205,7 +220,8 @@ class thread_pool {
                       std::is_invocable_v<D, std::stop_token, std::decay_t<Args>...>,
                   "weft::thread_pool::post: the callable cannot be invoked with these arguments");
     check_callable(f, "weft::thread_pool::post");
-    detail::admission admitted(core_.get(), "weft::thread_pool::post");
+    detail::admission admitted(core_.get(), "weft::thread_pool::post",
+                               detail::build_first<F, Args...>);
     if constexpr (detail::takes_stop_token<D, std::decay_t<Args>...>) {
       detail::task t{[call = detail::bound_call<D, std::decay_t<Args>...>(
                           std::forward<F>(f), std::forward<Args>(args)...),
@@ -254,7 +270,10 @@ class thread_pool {
     }
     for (auto&& element : inputs) {
       futures.emplace_back();  // room first: a full vector throws before anything is queued
-      detail::admission admitted(core_.get(), "weft::thread_pool::submit_each");
+      constexpr bool copies = std::is_lvalue_reference_v<Range>;
+      detail::admission admitted(core_.get(), "weft::thread_pool::submit_each",
+                                 copies ? !std::is_nothrow_copy_constructible_v<V>
+                                        : !std::is_nothrow_move_constructible_v<V>);
       std::stop_token token;
       if constexpr (stop_aware) {
         token = detail::core_stop_token(core_.get());

@@ -5,7 +5,8 @@
 // - QueueReserve.*: a claim made with a held reserve takes that block and allocates nothing,
 //   even for a block's last slot; without one, the same claim allocates (and can fail). A
 //   reserve made for a queue of another lap is replaced.
-// - OutsideAdmission.*: when the reserve itself cannot be allocated, post() and submit() throw
+// - OutsideAdmission.*: when the reserve itself cannot be allocated, post() and submit() of a
+//   callable whose construction may throw (the route that builds before it queues) throw
 //   std::bad_alloc with the caller's callable untouched, count no refusal, and leave the
 //   pool's entrance as they found it (join() returns; a retry runs the task once).
 //
@@ -140,13 +141,20 @@ TEST(QueueReserve, AReserveMadeForAnotherLapIsReplaced) {
   EXPECT_EQ(runs.load(), 7);
 }
 
-// A move-only callable that counts its runs: whether it was moved from shows in `token`.
+// A move-only callable that counts its runs: whether it was moved from shows in `token`. Its
+// move constructor may throw (as far as the type says), so the pool builds its task before
+// queueing it: the entrance route of A2, whose reserve these cases make fail.
 struct owned_call {
   std::unique_ptr<int> token = std::make_unique<int>(42);
   std::atomic<int>* runs;
   explicit owned_call(std::atomic<int>* r) : runs(r) {}
+  owned_call(owned_call&& other) noexcept(false)
+      : token(std::move(other.token)), runs(other.runs) {}
+  owned_call& operator=(owned_call&&) = delete;
+  ~owned_call() = default;
   void operator()() const { runs->fetch_add(1, std::memory_order_relaxed); }
 };
+static_assert(weft::detail::build_first<owned_call>, "the case must take the entrance route");
 
 // Runs `call(pool, callable)` on a fresh thread with every allocation failing; returns whether
 // it threw std::bad_alloc.

@@ -49,13 +49,13 @@
  *      nothing and cannot throw. The pool reserves before it builds a task, so that the push
  *      after the build (user code) cannot fail (admission.cpp, A2).
  *   Q1 push: if tail_ is at an end mark, wait for it to move on. If the position is a block's
- *      last slot, get the next block first (the reserve's, a spare or new: may throw, and then
- *      nothing was accepted). CAS tail_ to the next position; that CAS fails if `closed` is
- *      set, and then push returns false (unless `bypass_close`: the pool's admitted
- *      submissions and continuations). For a block's last slot, link the next block, publish
- *      tail_block_, then fetch_add tail_ past the mark. That is claim(): the position is the
- *      producer's. fill() then moves the item into the slot and stores `written` (release).
- *      Between the two the producer runs no user code of its own (the pool's task is built
+ *      last slot, get the next block first (a spare, else the reserve's, else new: may throw,
+ *      and then nothing was accepted; spares first, so a reserve is rarely used up). CAS tail_ to
+ * the next position; that CAS fails if `closed` is set, and then push returns false (unless
+ * `bypass_close`: the pool's admitted submissions and continuations). For a block's last slot, link
+ * the next block, publish tail_block_, then fetch_add tail_ past the mark. That is claim(): the
+ * position is the producer's. fill() then moves the item into the slot and stores `written`
+ * (release). Between the two the producer runs no user code of its own (the pool's task is built
  *      before the push; the move of a task built inline is the only user code, a noexcept move
  *      constructor). A claimer that has nothing to fill fills an empty item, a tombstone that
  *      pop skips (the pool makes none). A producer that opened a block while the queue holds
@@ -263,6 +263,7 @@ class basic_injection_queue {
 
   template <class Ready>
   static void wait_for(Ready ready) noexcept;
+  [[nodiscard]] block* take_spare() noexcept;
   [[nodiscard]] block* new_block();
   void retire(block* b) noexcept;
   void release_from(block* b, std::size_t first) noexcept;
@@ -349,7 +350,7 @@ basic_injection_queue<T, Policy>::~basic_injection_queue() {
 }
 
 template <class T, class Policy>
-auto basic_injection_queue<T, Policy>::new_block() -> block* {
+auto basic_injection_queue<T, Policy>::take_spare() noexcept -> block* {
   for (atomic<block*>& spare : spares_) {
     // relaxed peek, then acq_rel: acquire the releaser's reset of the block (Q3).
     if (spare.load(std::memory_order_relaxed) != nullptr) {
@@ -357,6 +358,14 @@ auto basic_injection_queue<T, Policy>::new_block() -> block* {
         return b;
       }
     }
+  }
+  return nullptr;
+}
+
+template <class T, class Policy>
+auto basic_injection_queue<T, Policy>::new_block() -> block* {
+  if (block* b = take_spare()) {
+    return b;
   }
   return block::create(lap_ - 1);
 }
@@ -444,11 +453,13 @@ auto basic_injection_queue<T, Policy>::claim(bool bypass_close, block_reserve* r
     }
     const bool last_slot = offset + 2 == lap_;
     if (last_slot && next == nullptr) {
-      if (r != nullptr && r->held_ != nullptr && r->lap_ == lap_) {
+      // A spare first, so that a reserve is rarely used up and reserve() rarely allocates.
+      next = take_spare();
+      if (next == nullptr && r != nullptr && r->held_ != nullptr && r->lap_ == lap_) {
         next = std::exchange(r->held_, nullptr);  // Q0: no allocation after the caller's build
         next_reserved = true;
-      } else {
-        next = new_block();  // may throw: nothing claimed
+      } else if (next == nullptr) {
+        next = block::create(lap_ - 1);  // may throw: nothing claimed
       }
     }
     // seq_cst: the publishing RMW of the parking Dekker pair (design note). On failure,
