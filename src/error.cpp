@@ -3,6 +3,7 @@
 // "weft::<component>::<function>: <what went wrong> (<values>); <what to do>".
 
 #include <chrono>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -74,6 +75,28 @@ void throw_empty_callable(const char* function) {
                          ": the callable is empty (a null function pointer, or an empty "
                          "std::function or std::move_only_function); pass a callable that can "
                          "be invoked"}));
+}
+
+void throw_invalid_input(const char* function, std::size_t index) {
+  throw usage_error(cat({function, ": input ", std::to_string(index),
+                         " is an invalid future (default-constructed or moved-from); pass only "
+                         "futures returned by submit(), then() or a combinator"}));
+}
+
+void throw_unfinished(const char* function, std::size_t unfinished, std::size_t total,
+                      std::chrono::nanoseconds timeout) {
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count();
+  throw timeout_error(
+      cat({function, ": ", std::to_string(unfinished), " (of ", std::to_string(total),
+           ") futures unfinished after the timeout of ", std::to_string(ms),
+           " ms; pass a longer timeout, or wait for the rest separately"}));
+}
+
+void throw_no_pool_for_then(const char* function) {
+  throw usage_error(cat({function,
+                         ": this future belongs to no pool (a when_all or when_any of no "
+                         "futures), so no continuation can be queued; use get() or on_done(), "
+                         "or combine at least one future of a pool"}));
 }
 
 }  // namespace detail

@@ -141,7 +141,12 @@ void core_submit_continuation(const pool_ref& ref, state_base* s) {
   static_cast<void>(t.cancel(make_pool_gone_error("weft::future::then")));
 }
 
+void throw_no_pool_for_then(const char* function);
+
 void check_continuation_accepted(const pool_ref& ref) {
+  if (ref.link == nullptr) {
+    throw_no_pool_for_then("weft::future::then");  // a combinator of no futures
+  }
   if (pool_core* own = own_worker_pool(ref)) {
     own->check_continuation_accepted();
     return;

@@ -55,6 +55,7 @@ template <class T, class F>
 class continuation;
 template <class T, class F>
 class removable_on_done_node;
+struct future_access;
 
 [[noreturn]] void throw_invalid_future(const char* function);
 [[noreturn]] void throw_value_taken(const char* function);
@@ -308,6 +309,7 @@ class future {
   friend class future;
   template <class U, class G>
   friend class detail::continuation;
+  friend struct detail::future_access;
 
   explicit future(detail::result_state<T>* s) noexcept : s_(s) {}
 
@@ -350,6 +352,15 @@ template <class T>
 future<T> adopt_future(result_state<T>* s) noexcept {
   return future<T>(s);
 }
+
+/// The combinators' (include/weft/when_all.hpp and its siblings) view of a future's state.
+struct future_access {
+  /// The state of a valid future, null for an invalid one.
+  template <class T>
+  static result_state<T>* state(const future<T>& f) noexcept {
+    return f.s_;
+  }
+};
 
 template <class T, class F>
 void on_done_node<T, F>::invoke(state_base& s) {

@@ -1,6 +1,7 @@
 #pragma once
 // The umbrella header: everything weft offers. Includes only.
 
+#include <weft/as_completed.hpp>
 #include <weft/callback_handle.hpp>
 #include <weft/config.hpp>
 #include <weft/error.hpp>
@@ -10,3 +11,6 @@
 #include <weft/pool_stats.hpp>
 #include <weft/this_worker.hpp>
 #include <weft/thread_pool.hpp>
+#include <weft/wait.hpp>
+#include <weft/when_all.hpp>
+#include <weft/when_any.hpp>

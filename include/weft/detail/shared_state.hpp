@@ -320,6 +320,16 @@ class state_base : public task_node {
   state_base(pool_ref pool, std::uint32_t refs) noexcept
       : link_(pool.link), generation_(pool.generation), refs_(refs) {}
 
+  /// Tag: the state starts as running. It has no callable and never gets a queue entry (a
+  /// combinator's result, include/weft/detail/combinator_state.hpp): cancel() on it returns
+  /// false, helping never tries to run it, and only its owner's publish() completes it.
+  struct started_t {};
+  state_base(pool_ref pool, std::uint32_t refs, started_t /*tag*/) noexcept
+      : link_(pool.link),
+        generation_(pool.generation),
+        word_(static_cast<std::uint32_t>(future_state::running)),
+        refs_(refs) {}
+
   void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }  // holder exists
   void release() noexcept {
     // A count of 1 means we are the only holder: nobody else can add or drop a reference, so
