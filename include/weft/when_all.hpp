@@ -25,9 +25,10 @@
 // release carries its writes of the input sequence to the settler's acquire, and each input's
 // outcome is visible through its own state's publication.
 //
-// Thread safety: any thread; the inputs may complete concurrently with the call.
+// Thread safety: any thread; the inputs may complete concurrently with the call. Model check:
+// tests/model/shared_state_model.cpp, model (g), runs this header under Relacy with a
+// negative control that splits the decrement.
 
-#include <atomic>
 #include <cstddef>
 #include <memory>
 #include <ranges>
@@ -66,7 +67,7 @@ class when_all_state final : public combinator_state<Seq> {
   ~when_all_state() override = default;
 
   Seq inputs_;
-  std::atomic<std::size_t> remaining_;
+  state_atomic<std::size_t> remaining_;  // the model seam: std::atomic here
 };
 
 /// The callback when_all registers on each input.

@@ -28,9 +28,10 @@
 // the finisher sees the caller's handles_ and the winner's index. winner_'s load in the
 // registration loop is relaxed: it only stops registering early, which is an optimisation.
 //
-// Thread safety: any thread; the inputs may complete concurrently with the call.
+// Thread safety: any thread; the inputs may complete concurrently with the call. Model check:
+// tests/model/shared_state_model.cpp, model (h), runs this header under Relacy with a
+// negative control that splits the decrement.
 
-#include <atomic>
 #include <cstddef>
 #include <ranges>
 #include <tuple>
@@ -141,8 +142,8 @@ class when_any_state final : public combinator_state<when_any_result<Seq>> {
 
   Seq inputs_;
   std::vector<callback_handle> handles_;
-  std::atomic<std::size_t> winner_{none};
-  std::atomic<unsigned> parts_{2};  // the winner's arrival and the caller's
+  state_atomic<std::size_t> winner_{none};  // state_atomic: the model seam
+  state_atomic<unsigned> parts_{2};         // the winner's arrival and the caller's
 };
 
 template <class Seq>

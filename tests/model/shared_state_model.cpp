@@ -1,5 +1,6 @@
-// shared_state_model.cpp: Relacy model checks of the future's shared state (steps F1-F8 of the
-// design note in include/weft/detail/shared_state.hpp).
+// shared_state_model.cpp: Relacy model checks of the future's shared state (steps F1-F9 of the
+// design note in include/weft/detail/shared_state.hpp) and of the combinators built on it
+// (when_all.hpp, when_any.hpp).
 //
 // The code checked is the code that ships: this program compiles src/shared_state.cpp itself
 // (the #include below), with include/weft/detail/shared_state.hpp and the real future<T>,
@@ -55,6 +56,9 @@
 //     a push that lands between the two is overwritten, and its callback never runs (F9; 9 and
 //     4 random executions);
 //   - take_callbacks()'s CASes as loads and stores: (f) a callback runs twice or never (11).
+//   - when_all_state::arrive()'s decrement, or when_any_state::arrive()'s, as a load and a
+//     separate store: (g) or (h) settles the combinator never or twice (130 and 1,500
+//     random executions).
 // A control passes only if that failure is found and the planted bug's call site was reached
 // (so renaming the function, or changing the shipped order, fails the control loudly).
 //
@@ -70,6 +74,9 @@
 // weak CAS (a spurious failure) doubles it. Each run prints its search, the executions explored
 // and the time. WEFT_MODEL_SEARCH=full|bound:<n>|random:<n> replaces every search (soak runs);
 // a first argument runs only the models whose name contains it.
+//
+// Models (g) and (h) run the shipped when_all.hpp and when_any.hpp (their atomics are
+// state_atomic too) over two inputs completed by two workers, with 5 * 10^5 random executions each.
 //
 // Not modelled: a wait inside a callback (F6', run_deferred_completions with queued entries),
 // helping (core_help_until), stop tokens, a throwing callable or callback, and the pool's
@@ -92,7 +99,9 @@
 #include <iostream>
 #include <memory>
 #include <new>
+#include <optional>
 #include <ostream>
+#include <ranges>
 #include <source_location>
 #include <stdexcept>
 #include <stop_token>
@@ -102,6 +111,7 @@
 #include <tuple>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include <weft/detail/backoff.hpp>
 #include <weft/detail/deadline.hpp>
@@ -133,6 +143,8 @@ enum class bug : unsigned char {
   release_relaxed,       // state_base::release(): its load and decrement relaxed
   release_split,         // state_base::release(): the decrement as a load and a store
   no_wake,               // publish(): futex_wake_all wakes nobody (F4)
+  all_count_split,       // when_all_state::arrive(): the decrement as a load and a store
+  any_parts_split,       // when_any_state::arrive(): the decrement as a load and a store
 };
 
 /// The bug planted in the running model (set by its fixture, one per iteration).
@@ -190,6 +202,12 @@ inline bool at_planted_site(op o, std::memory_order mo, const std::source_locati
       return o == op::fetch_sub && called_from(where, "state_base::release(");
     case bug::no_wake:
       return false;  // not an atomic operation: see futex_wake_all below
+    case bug::all_count_split:
+      return o == op::fetch_sub && called_from(where, "when_all_state") &&
+             called_from(where, "::arrive(");
+    case bug::any_parts_split:
+      return o == op::fetch_sub && called_from(where, "when_any_state") &&
+             called_from(where, "::arrive(");
   }
   return false;
 }
@@ -217,6 +235,8 @@ inline rewrite planted_rewrite(op o, std::memory_order mo, const std::source_loc
     case bug::giveback_split:
     case bug::take_split:
     case bug::release_split:
+    case bug::all_count_split:
+    case bug::any_parts_split:
       return {mo, true};
     default:
       return {mo};
@@ -318,6 +338,8 @@ inline void futex_wake_all(state_atomic<std::uint32_t>& word) {
 #include <weft/callback_handle.hpp>
 #include <weft/detail/shared_state.hpp>
 #include <weft/future.hpp>
+#include <weft/when_all.hpp>
+#include <weft/when_any.hpp>
 // (A separate block, so that the source comes after the headers it completes.)
 #include "../../src/shared_state.cpp"
 
@@ -447,6 +469,9 @@ void throw_value_taken(const char* function) {
   model_misuse(function);
 }
 void throw_cancelled(const char* function) {
+  model_misuse(function);
+}
+void throw_invalid_input(const char* function, std::size_t /*index*/) {
   model_misuse(function);
 }
 
@@ -838,6 +863,81 @@ struct compact_vs_complete : rl::test_suite<compact_vs_complete<Third, Planted>,
   }
 };
 
+// ---- (g) when_all and (h) when_any vs their inputs' completions ----------------------------
+
+// Both combinators over two inputs, each completed by its own worker while a third thread makes
+// the combinator (the shipped when_all.hpp and when_any.hpp, whose atomics are state_atomic)
+// and, if it is already done, reads it. Invariant: once every input is done the combinator is
+// done (it was settled: not zero times), every input it hands back is done with its value
+// (read against the runner's write), when_any names a done input, and once the last handles go
+// every state (two inputs and the combinator) is freed exactly once: a second settlement would
+// overwrite the first value's handles, which would then never be released. when_any's
+// registrations on the losing input are removed (Relacy's leak check frees their nodes and
+// callables only if they were).
+template <bool Any, bug Planted = bug::none>
+struct combinator_vs_inputs
+    : rl::test_suite<combinator_vs_inputs<Any, Planted>, 3, expected_for(Planted)>,
+      state_fixture<Planted> {
+  using all_future = weft::future<std::tuple<value_future, value_future>>;
+  using any_future = weft::future<weft::when_any_result<std::tuple<value_future, value_future>>>;
+  books second;  // the second input's callable (the fixture's books count the frees)
+  model_state* entries[2] = {};
+  value_future inputs[2];
+  std::conditional_t<Any, any_future, all_future> combined;
+
+  void before() {
+    for (int i = 0; i < 2; ++i) {
+      entries[i] = new model_state(pool_ref{}, 2, std::stop_token{}, i == 0 ? &this->b : &second);
+      entries[i]->mark_queued_unshared();
+      inputs[i] = weft::detail::adopt_future<model_value>(entries[i]);
+    }
+  }
+
+  static void check_done_with_value(const value_future& f) {
+    RL_ASSERT(f.done());
+    RL_ASSERT(f.get().get() == task_result);
+  }
+
+  void check_combined() {
+    if constexpr (Any) {
+      const auto& r = combined.get();
+      RL_ASSERT(r.index < 2);
+      check_done_with_value(r.index == 0 ? std::get<0>(r.futures) : std::get<1>(r.futures));
+    } else {
+      const auto& r = combined.get();
+      check_done_with_value(std::get<0>(r));
+      check_done_with_value(std::get<1>(r));
+    }
+  }
+
+  void thread(unsigned index) {
+    if (index < 2) {
+      std::exception_ptr error;
+      RL_ASSERT(std::exchange(entries[index], nullptr)->run_and_release(error) ==
+                weft::detail::run_outcome::succeeded);
+      return;
+    }
+    if constexpr (Any) {
+      combined = weft::when_any(inputs[0], inputs[1]);
+    } else {
+      combined = weft::when_all(inputs[0], inputs[1]);
+    }
+    inputs[0] = value_future();
+    inputs[1] = value_future();
+    if (combined.done()) {
+      check_combined();
+    }
+  }
+
+  void after() {
+    RL_ASSERT(combined.done());  // settled, not zero times
+    check_combined();
+    combined = {};
+    RL_ASSERT(this->b.runs == 1 && second.runs == 1);
+    RL_ASSERT(this->b.states_freed == 3);  // the inputs and the combinator, each once
+  }
+};
+
 // A negative control: the search stops at the first failure; its trace is printed only if
 // WEFT_MODEL_TRACE is set. The control also fails if its planted bug never rewrote an operation
 // (its site was not reached).
@@ -909,6 +1009,15 @@ int main(int argc, char** argv) {
                                                    "every callback runs once (F9)",
                                                    random_runs(500000));
 
+  // (g) and (h) with random searches only: the three threads, the frees and when_any's
+  // removals make even a context bound of 1 a search of more than 6 minutes.
+  ok &= run<combinator_vs_inputs<false>>("(g) when_all vs its inputs' completions, random",
+                                         "settled once, after both inputs (when_all.hpp)",
+                                         random_runs(500000));
+  ok &= run<combinator_vs_inputs<true>>("(h) when_any vs its inputs' completions, random",
+                                        "one winner, settled once, losers removed (when_any.hpp)",
+                                        random_runs(500000));
+
   ok &= control<register_vs_complete<false, bug::publish_load_acquire>>(
       "negative control: (c) publish() loads the stack acquire",
       "must lose a callback (F5's Dekker pair)", context_bound(3));
@@ -951,5 +1060,11 @@ int main(int argc, char** argv) {
   ok &= control<compact_vs_complete<third::none, bug::take_split>>(
       "negative control: (f) take_callbacks() with loads and stores",
       "must lose a callback or the handoff (F9)", random_runs(2000000));
+  ok &= control<combinator_vs_inputs<false, bug::all_count_split>>(
+      "negative control: (g) when_all's decrement as a load and a store",
+      "must settle twice or never", random_runs(100000));
+  ok &= control<combinator_vs_inputs<true, bug::any_parts_split>>(
+      "negative control: (h) when_any's arrival as a load and a store",
+      "must settle twice or never", random_runs(100000));
   return weft_model::finish(ok, "shared-state");
 }

@@ -25,13 +25,15 @@
  *      a removable callback (on_done_removable) that reports its position.
  *   W2 completion of position i (a callback): under the mutex, append i and take armed_; after
  *      the mutex, settle the signal taken (combinator_state.hpp, S2), which wakes the consumer.
- *   W3 next(deadline): under the mutex, take the next position if one is ready. Otherwise, if
- *      the deadline has passed, report none; else make a signal, and under the mutex either
- *      find a position that arrived meanwhile (drop the signal, take it) or arm the signal;
- *      wait on it until the deadline; disarm it if no completer took it; look again.
- *   W4 stop: remove every callback (callback_handle::remove); one that has started is not
- *      affected. Called by the consumer when it no longer watches (the end of wait, the range's
- *      destructor), so nothing is left behind on a future that lives on.
+ *   W3 next(deadline): under the mutex, take the next position if one is ready (skipping one
+ *      already handed out). Otherwise, if the deadline has passed, take the first position not
+ *      handed out whose future is done (its callback, which runs just after the completion,
+ *      may not have reported it yet), or report none; else make a signal, and under the mutex
+ * either find a position that arrived meanwhile (drop the signal, take it) or arm the signal; wait
+ * on it until the deadline; disarm it if no completer took it; look again. W4 stop: remove every
+ * callback (callback_handle::remove); one that has started is not affected. Called by the consumer
+ * when it no longer watches (the end of wait, the range's destructor), so nothing is left behind on
+ * a future that lives on.
  *
  * Invariants. WI1 Each position enters ready_ at most once: W1 puts a done future there and
  * gives it no callback, and an undone one's callback runs at most once (F8). WI2 A signal is armed
@@ -90,7 +92,8 @@ std::vector<future<T>> distinct_futures(std::vector<future<T>> all, const char* 
 template <class T>
 class completion_watch {
  public:
-  explicit completion_watch(std::vector<future<T>> futures) : futures_(std::move(futures)) {
+  explicit completion_watch(std::vector<future<T>> futures)
+      : futures_(std::move(futures)), yielded_(futures_.size(), 0) {
     ready_.reserve(futures_.size());
   }
   completion_watch(const completion_watch&) = delete;
@@ -131,12 +134,16 @@ class completion_watch {
     for (;;) {
       {
         const std::lock_guard lock(mutex_);
-        if (taken_ < ready_.size()) {
-          return ready_[taken_++];
+        while (taken_ < ready_.size()) {
+          const std::size_t i = ready_[taken_++];
+          if (yielded_[i] == 0) {
+            yielded_[i] = 1;
+            return i;
+          }
         }
       }
       if (deadline != steady_time::max() && std::chrono::steady_clock::now() >= deadline) {
-        return std::nullopt;
+        return done_at_deadline();
       }
       auto* signal = new combinator_state<void>(pool_, 2);
       {
@@ -159,6 +166,19 @@ class completion_watch {
       }
       signal->release();
     }
+  }
+
+  /// W3 at the deadline: a future that is done but whose callback has not reported it yet
+  /// (it runs just after the completion) is finished, not unfinished: take it, in input order.
+  std::optional<std::size_t> done_at_deadline() {
+    const std::lock_guard lock(mutex_);
+    for (std::size_t i = 0; i < futures_.size(); ++i) {
+      if (yielded_[i] == 0 && futures_[i].done()) {
+        yielded_[i] = 1;  // its position, if its callback appends it later, is skipped
+        return i;
+      }
+    }
+    return std::nullopt;
   }
 
   /// Step W4. Thread: the consumer.
@@ -199,6 +219,7 @@ class completion_watch {
   std::mutex mutex_;
   std::vector<std::size_t> ready_;
   std::size_t taken_ = 0;
+  std::vector<unsigned char> yielded_;  // per position: handed to the consumer (consumer only)
   combinator_state<void>* armed_ = nullptr;
 };
 
