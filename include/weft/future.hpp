@@ -288,6 +288,8 @@ class future {
   /// Returns a future for `fn(value)` (`fn()` for future<void>), run as a new task on the pool
   /// after this task succeeds. A failed or cancelled task passes its outcome on without
   /// running `fn`. If `fn` takes the future itself (`fn(future<T>)`), it runs on every outcome.
+  /// A generic lambda (`[](const auto& x)`) accepts the future too, so it gets that form: name
+  /// the parameter's type (`const T&`) to get the value after success instead.
   ///
   /// Effects: `fn` taking `const T&` reads the value in place. `fn` taking `T` or `T&&` gets
   /// the value moved only when the continuation holds the only handle to this future (every
