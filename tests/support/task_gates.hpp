@@ -193,6 +193,15 @@ class worker_gate {
   std::vector<weft::future<void>> blockers_;
 };
 
+/// A task of `pool` that returns `value` once `go` is set: an input that completes when the
+/// test says (the combinator tests use it to choose the order of completions).
+inline weft::future<int> held(weft::thread_pool& pool, const event& go, int value) {
+  return pool.submit([go, value] {
+    go.wait();
+    return value;
+  });
+}
+
 }  // namespace weft_test
 
 namespace weft {

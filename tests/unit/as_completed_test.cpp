@@ -27,17 +27,11 @@ namespace {
 
 using namespace std::chrono_literals;
 using weft_test::event_timeout;
+using weft_test::held;
 using weft_test::scaled;
 
 static_assert(std::ranges::input_range<weft::as_completed_range<int>>);
 static_assert(!std::is_copy_constructible_v<weft::as_completed_range<int>>);
-
-weft::future<int> held(weft::thread_pool& pool, const weft_test::event& go, int value) {
-  return pool.submit([go, value] {
-    go.wait();
-    return value;
-  });
-}
 
 TEST(AsCompleted, YieldsTheDoneInputsFirstThenTheOthersInCompletionOrder) {
   weft::thread_pool pool{4};

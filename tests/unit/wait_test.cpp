@@ -24,14 +24,8 @@ namespace {
 
 using namespace std::chrono_literals;
 using weft_test::event_timeout;
+using weft_test::held;
 using weft_test::scaled;
-
-weft::future<int> held(weft::thread_pool& pool, const weft_test::event& go, int value) {
-  return pool.submit([go, value] {
-    go.wait();
-    return value;
-  });
-}
 
 std::vector<int> values(const std::vector<weft::future<int>>& fs) {
   std::vector<int> out;

@@ -26,15 +26,8 @@
 namespace {
 
 using weft_test::event_timeout;
+using weft_test::held;
 using weft_test::scaled;
-
-/// A task that returns `value` once `go` is set.
-weft::future<int> held(weft::thread_pool& pool, const weft_test::event& go, int value) {
-  return pool.submit([go, value] {
-    go.wait();
-    return value;
-  });
-}
 
 TEST(WhenAll, IsReadyOnlyOnceEveryInputIsDoneAndKeepsInputOrder) {
   weft::thread_pool pool{3};

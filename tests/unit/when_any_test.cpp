@@ -26,16 +26,10 @@
 namespace {
 
 using weft_test::event_timeout;
+using weft_test::held;
 using weft_test::scaled;
 
 constexpr std::size_t none = static_cast<std::size_t>(-1);
-
-weft::future<int> held(weft::thread_pool& pool, const weft_test::event& go, int value) {
-  return pool.submit([go, value] {
-    go.wait();
-    return value;
-  });
-}
 
 TEST(WhenAny, IndexNamesTheFirstInputToComplete) {
   weft::thread_pool pool{3};
